@@ -1,0 +1,1 @@
+"""Subcommands of the ``baton`` CLI, one module each (see ``baton.cli``)."""

@@ -1,0 +1,92 @@
+"""Grades and stored results: what graders return and what the results store holds per run."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from baton.trace import Trace, Usage
+
+RESULT_VERSION = 1
+
+Status = Literal["passed", "failed", "error"]
+
+# Failure categories of a failed run (first that applies, in this order of precedence).
+FailureCategory = Literal[
+    "forbidden_action",     # took an action the task forbids
+    "claimed_unperformed",  # claims an action ("I've refunded it") the world does not show
+    "acted_should_ask",     # acted although information was missing
+    "asked_should_act",     # asked for information it had / declined an action it should take
+    "wrong_state",          # final world state differs from gold
+    "forbidden_claim",      # said something it must not
+    "missing_facts",        # a required fact is absent
+]
+
+
+class Check(BaseModel):
+    """One system-success check of a run (state, facts, policy...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+class ComponentScore(BaseModel):
+    """A hop's score against its gold label. ``score`` is None when the architecture has no such hop."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    component: Literal["route", "retrieval", "tool", "answer", "verifier"]
+    score: float | None = None
+    passed: bool | None = None
+    metrics: dict[str, float | None] = Field(default_factory=dict)
+    detail: str = ""
+
+
+class RunGrade(BaseModel):
+    """The graders' verdict on one trace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Status
+    checks: list[Check] = Field(default_factory=list)
+    components: dict[str, ComponentScore] = Field(default_factory=dict)
+    failure_category: str | None = None
+    first_divergent_hop: str | None = Field(default=None, description="route|retrieve|generate|tool|verify")
+    judge: dict[str, Any] | None = Field(default=None, description="LLM judge verdict, model and prompt, if enabled.")
+
+
+class RunKey(BaseModel):
+    """Identity of one run in a matrix. Resume uses it to skip finished work."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task_id: str
+    task_version: int
+    system: str
+    vendor: str
+    trial: int
+    mode: str = "system"
+
+    def as_str(self) -> str:
+        return f"{self.task_id}@v{self.task_version}|{self.system}|{self.vendor}|{self.mode}|t{self.trial}"
+
+
+class RunResult(BaseModel):
+    """One line of ``results.jsonl``: the run's key, grade and full trace."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int = RESULT_VERSION
+    key: RunKey
+    seed: int
+    status: Status
+    simulated: bool
+    grade: RunGrade
+    trace: Trace
+    usage: Usage
+    latency_s: float
+    finished_at: str

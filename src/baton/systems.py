@@ -1,0 +1,48 @@
+"""A system under test: an architecture plus the vendor that plays each role.
+
+Systems are named configurations (``runners/systems.toml`` in a project, or
+``[tool.baton.systems.NAME]`` in its pyproject.toml). The run matrix crosses systems with
+vendors: a system's ``roles`` pin some roles to a vendor; every other role uses the vendor of
+the matrix cell. So ``multi_agent`` on ``sim-frontier`` runs every role on sim-frontier, while a
+system ``multi_agent_small_router`` with ``roles = {router = "local-smollm2"}`` runs the router on
+the local model and the rest on the cell's vendor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ROLES = ("router", "drafter", "actor", "verifier", "answerer")
+
+
+class SystemConfig(BaseModel):
+    """A named system configuration."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    architecture: str = Field(description="'naive', 'rag', 'multi_agent', or an adapter: "
+                                          "'callable', 'http', 'langgraph'.")
+    roles: dict[str, str] = Field(default_factory=dict, description="role -> vendor profile name")
+    params: dict[str, Any] = Field(default_factory=dict, description="Architecture parameters, "
+                                   "e.g. top_k, chunk_size, chunk_overlap, max_revisions, target.")
+    description: str | None = None
+
+    def vendor_for(self, role: str, default_vendor: str) -> str:
+        return self.roles.get(role, default_vendor)
+
+    def label(self, vendor: str) -> str:
+        """Display name of this system on a vendor, e.g. 'multi_agent @ sim-frontier'."""
+        return f"{self.name} @ {vendor}"
+
+
+BUILTIN_SYSTEMS: dict[str, SystemConfig] = {
+    "naive": SystemConfig(name="naive", architecture="naive",
+                          description="One call with the request alone."),
+    "rag": SystemConfig(name="rag", architecture="rag",
+                        description="BM25 retrieval over the task's documents, then one call."),
+    "multi_agent": SystemConfig(name="multi_agent", architecture="multi_agent",
+                                description="route -> retrieve -> draft -> act (MCP tools) -> verify."),
+}

@@ -1,0 +1,281 @@
+"""The golden task: what the customer asks, what the world holds, which tools exist, what is right.
+
+These are boundary types: they are read from human-written YAML (see ``baton.fixtures``) and
+validated strictly (``extra="forbid"``), so a typo in a fixture is an error that names its field,
+never a silently ignored key.
+
+On disk a golden set is a directory of domains::
+
+    fixtures/<domain>/domain.yaml      routes, tools, seed world, (optional) policy summary
+    fixtures/<domain>/docs/*.md        knowledge documents, YAML front matter with a stable id
+    fixtures/<domain>/tasks/*.yaml     one task per file
+
+A loaded :class:`GoldenTask` is self-contained: it carries its domain's routes, documents and
+tool definitions, and its initial world (the domain's seed merged with the task's own records).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+TASK_ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*/[a-z0-9][a-z0-9_\-]*$"
+
+JSONValue = Any
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --------------------------------------------------------------------------- knowledge documents
+
+
+class Document(_Strict):
+    """One knowledge document of a domain: the corpus a retriever searches."""
+
+    id: Slug
+    title: str
+    text: str = Field(description="Markdown body, without front matter.")
+    path: str | None = Field(default=None, description="Source file, for error messages and links.")
+
+
+# --------------------------------------------------------------------------- routes
+
+
+class Route(_Strict):
+    """An intent label the router chooses from, with a description it can read."""
+
+    label: Slug
+    description: str
+
+
+# --------------------------------------------------------------------------- tools and their effects
+
+
+class Check(_Strict):
+    """A precondition a tool checks before it acts. A failed check is a tool error.
+
+    Exactly one comparison is set. ``field`` names a field of the target record; ``param`` names a
+    call argument. The error message is a ``str.format`` template over the call's arguments
+    (``{invoice_id}``), the target record's fields (``{record[status]}``) and ``{today}``.
+    """
+
+    field: str | None = None
+    param: str | None = None
+    equals: JSONValue | None = None
+    in_: list[JSONValue] | None = Field(default=None, alias="in")
+    not_in: list[JSONValue] | None = None
+    lte_field: str | None = Field(default=None, description="param <= target record's field")
+    gt: float | None = None
+    error: str
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_subject_one_comparison(self) -> Check:
+        if (self.field is None) == (self.param is None):
+            raise ValueError("set exactly one of 'field' or 'param'")
+        comparisons = [self.equals is not None, self.in_ is not None, self.not_in is not None,
+                       self.lte_field is not None, self.gt is not None]
+        if sum(comparisons) != 1:
+            raise ValueError("set exactly one of 'equals', 'in', 'not_in', 'lte_field', 'gt'")
+        if self.lte_field is not None and self.param is None:
+            raise ValueError("'lte_field' compares a 'param' with a record field")
+        return self
+
+
+class CreateSpec(_Strict):
+    """A record a tool adds to a collection, e.g. a refund or a return authorisation."""
+
+    collection: str
+    id: str = Field(description="Template for the new record's id, e.g. 'RF-{invoice_id}-{seq}'. "
+                                "{seq} is 1 + the number of records already in the collection.")
+    fields: dict[str, JSONValue] = Field(default_factory=dict)
+
+
+class Effect(_Strict):
+    """What a tool does to the world. Declarative, so a task file is the whole story.
+
+    ``op``:
+      * ``get``: return the record of ``collection`` whose id is the argument ``key``.
+      * ``find``: return the records of ``collection`` whose fields equal the arguments named in
+        ``match`` (case-insensitive for strings); arguments left out are not filtered on.
+      * ``update``: check ``require`` against the target record, then ``set`` its fields and
+        optionally ``create`` a related record.
+      * ``create``: check ``require`` (the target, if ``key`` is given, must exist), then add the
+        ``create`` record.
+
+    Values in ``set``, ``create.fields`` and ``returns`` are literals, or strings with
+    substitutions: ``$name`` is the whole argument ``name`` (keeping its type), ``$today`` the
+    world's date, ``$record.FIELD`` a field of the target record, ``$created.id`` the new record's
+    id; ``{name}`` inside a longer string formats arguments into it.
+    """
+
+    op: Literal["get", "find", "update", "create"]
+    collection: str
+    key: str | None = Field(default=None, description="Argument that holds the target record id.")
+    match: dict[str, str] = Field(default_factory=dict, description="record field -> argument")
+    require: list[Check] = Field(default_factory=list)
+    set: dict[str, JSONValue] = Field(default_factory=dict)
+    create: CreateSpec | None = None
+    returns: dict[str, JSONValue] | None = Field(
+        default=None, description="Result template; default: the target or created record.")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Effect:
+        if self.op in ("get", "update") and not self.key:
+            raise ValueError(f"op '{self.op}' needs 'key' (the argument holding the record id)")
+        if self.op == "find" and not self.match:
+            raise ValueError("op 'find' needs 'match' (record field -> argument)")
+        if self.op == "create" and self.create is None:
+            raise ValueError("op 'create' needs 'create'")
+        if self.op in ("get", "find") and (self.set or self.create or self.require):
+            raise ValueError(f"op '{self.op}' is read-only: no 'set', 'create' or 'require'")
+        return self
+
+    @property
+    def writes(self) -> bool:
+        return self.op in ("update", "create")
+
+
+class ToolSpec(_Strict):
+    """A tool over the sandboxed world, as a model sees it (name, description, JSON schema)."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")]
+    description: str
+    parameters: dict[str, JSONValue] = Field(description="JSON Schema of the arguments (type: object).")
+    effect: Effect
+
+    @property
+    def side_effect(self) -> bool:
+        return self.effect.writes
+
+    def openai_schema(self) -> dict[str, Any]:
+        """The tool in the OpenAI Chat Completions ``tools`` format."""
+        return {"type": "function",
+                "function": {"name": self.name, "description": self.description,
+                             "parameters": self.parameters}}
+
+
+# --------------------------------------------------------------------------- the world
+
+
+Records = dict[str, dict[str, JSONValue]]  # record id -> record fields
+
+
+class WorldSeed(_Strict):
+    """Initial state of a task's sandboxed systems: collections of records keyed by id."""
+
+    today: dt.date = Field(description="The world's current date, for policy windows.")
+    collections: dict[str, Records] = Field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- gold labels
+
+
+class ToolCall(_Strict):
+    """A tool call: gold (expected) or observed (in a trace)."""
+
+    name: str
+    arguments: dict[str, JSONValue] = Field(default_factory=dict)
+
+
+class Fact(_Strict):
+    """A fact the answer must state, with the forms in which it is accepted."""
+
+    id: Slug
+    forms: list[str] = Field(min_length=1, description='Accepted forms, e.g. ["$49", "49.00 USD"].')
+    kind: Literal["text", "money", "date", "id", "number", "duration"] = "text"
+
+
+class ForbiddenAction(_Strict):
+    """A tool call a correct system must never make. Matches when the name is equal and every
+    argument given here equals the call's (arguments left out match anything)."""
+
+    name: str
+    arguments: dict[str, JSONValue] = Field(default_factory=dict)
+    why: str
+
+
+Outcome = Literal["act", "answer", "refuse", "ask", "escalate"]
+
+
+class Gold(_Strict):
+    """What a correct system does at every hop. No runner may read this."""
+
+    route: Slug
+    outcome: Outcome = Field(description="act: perform the tool actions; answer: inform only; "
+                                         "refuse: decline per policy; ask: request missing info; "
+                                         "escalate: hand off to a human")
+    evidence: list[str] = Field(default_factory=list,
+                                description="Document ids and record refs ('invoices/4471') that must be retrieved.")
+    tool_calls: list[ToolCall] = Field(default_factory=list)
+    ordered: bool = Field(default=False, description="Whether the order of tool_calls matters.")
+    final_state: dict[str, Records] = Field(
+        default_factory=dict,
+        description="collection -> record id -> the fields that matter. Replaying tool_calls on "
+                    "the initial world must reach it. A record id mapped to null must not exist.")
+    facts: list[Fact] = Field(default_factory=list)
+    forbidden_claims: list[str] = Field(default_factory=list)
+    forbidden_actions: list[ForbiddenAction] = Field(default_factory=list)
+    notes: str | None = Field(default=None, description="Why this is right, for human readers.")
+
+
+# --------------------------------------------------------------------------- the task
+
+
+class Customer(_Strict):
+    id: str
+    name: str | None = None
+    email: str | None = None
+    attributes: dict[str, JSONValue] = Field(default_factory=dict)
+
+
+class Turn(_Strict):
+    role: Literal["user", "assistant"]
+    content: str
+
+
+Tag = Literal["multi_hop", "action", "refusal", "missing_info", "injection", "stale_policy",
+              "wrong_route_trap", "multi_tool", "faq", "near_duplicate", "escalation"]
+
+
+class GoldenTask(_Strict):
+    """One golden task, loaded and resolved: everything a run and its graders need."""
+
+    id: Annotated[str, StringConstraints(pattern=TASK_ID_PATTERN)] = Field(
+        description="'<domain>/<slug>'")
+    version: int = Field(ge=1, description="Bump when the expectations change; never reuse.")
+    domain: Slug
+    title: str
+    request: str = Field(min_length=1, description="The user's message, verbatim.")
+    customer: Customer | None = None
+    conversation: list[Turn] = Field(default_factory=list, description="Turns before the request.")
+    tags: list[Tag] = Field(default_factory=list)
+    routes: list[Route] = Field(min_length=1, description="The labels the router chooses from.")
+    policy: str | None = Field(default=None, description="Short operating policy for the agent.")
+    documents: list[Document]
+    tools: list[ToolSpec]
+    world: WorldSeed
+    gold: Gold
+    source: str | None = Field(default=None, description="Task file path.")
+
+    def document(self, doc_id: str) -> Document:
+        for doc in self.documents:
+            if doc.id == doc_id:
+                return doc
+        raise KeyError(doc_id)
+
+    def tool(self, name: str) -> ToolSpec:
+        for spec in self.tools:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+    @property
+    def route_labels(self) -> list[str]:
+        return [r.label for r in self.routes]

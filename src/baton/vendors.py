@@ -1,0 +1,44 @@
+"""Vendor profiles: which endpoint, which model, what it costs, how it speaks structured output.
+
+A profile names the *environment variable* holding the API key, never the key itself.
+
+``kind``:
+  * ``openai``: any OpenAI-compatible endpoint at ``base_url`` (OpenAI, vLLM, Ollama, a gateway).
+  * ``sim``: Baton's simulated vendor; Baton serves it on a loopback port for the run unless
+    ``base_url`` points at one already running (``baton sim serve``). ``sim`` holds its knobs.
+  * ``local``: the embedded real model (llama-cpp-python's server over a GGUF file), started by
+    Baton on a free loopback port and stopped when the run ends.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+StructuredOutput = Literal["json_schema", "json_object_schema", "tools", "prompt"]
+
+
+class VendorProfile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    kind: Literal["openai", "sim", "local"] = "openai"
+    base_url: str | None = None
+    model: str
+    api_key_env: str | None = Field(default=None, description="Name of the env var holding the key.")
+    price_input_per_mtok: float = Field(default=0.0, ge=0)
+    price_output_per_mtok: float = Field(default=0.0, ge=0)
+    max_concurrency: int = Field(default=8, ge=1)
+    timeout_s: float = Field(default=60.0, gt=0)
+    retries: int = Field(default=3, ge=0)
+    structured_output: StructuredOutput = "json_schema"
+    sim: dict[str, Any] = Field(default_factory=dict, description="Simulated vendor knobs (kind='sim').")
+    local: dict[str, Any] = Field(default_factory=dict, description="Local server options (kind='local').")
+
+    @property
+    def simulated(self) -> bool:
+        return self.kind == "sim"
+
+    def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
+        return (input_tokens * self.price_input_per_mtok + output_tokens * self.price_output_per_mtok) / 1e6
