@@ -165,6 +165,7 @@ class ToolSpec(_Strict):
 
 
 Records = dict[str, dict[str, JSONValue]]  # record id -> record fields
+ExpectedRecords = dict[str, dict[str, JSONValue] | None]  # record id -> fields that matter, or None: absent
 
 
 class WorldSeed(_Strict):
@@ -215,7 +216,7 @@ class Gold(_Strict):
                                 description="Document ids and record refs ('invoices/4471') that must be retrieved.")
     tool_calls: list[ToolCall] = Field(default_factory=list)
     ordered: bool = Field(default=False, description="Whether the order of tool_calls matters.")
-    final_state: dict[str, Records] = Field(
+    final_state: dict[str, ExpectedRecords] = Field(
         default_factory=dict,
         description="collection -> record id -> the fields that matter. Replaying tool_calls on "
                     "the initial world must reach it. A record id mapped to null must not exist.")

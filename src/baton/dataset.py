@@ -1,0 +1,135 @@
+"""The golden set as a Hugging Face ``datasets.Dataset``, and its JSONL / Parquet files.
+
+One row per task. Scalar parts are plain columns (``id``, ``version``, ``domain``, ``title``,
+``request``, ``tags``, ``source``, ``policy``); nested parts (``customer``, ``conversation``,
+``routes``, ``documents``, ``tools``, ``world``, ``gold``) are JSON strings, so the schema is the
+same for every golden set (:data:`FEATURES`) and a row converts back to the exact same
+:class:`~baton.task.GoldenTask`. ``baton.fixtures.load_tasks`` reads the exported files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import datasets
+from pydantic import ValidationError
+
+from baton.errors import BatonError
+from baton.task import GoldenTask
+
+if TYPE_CHECKING:
+    from baton.fixtures import Problem
+
+__all__ = ["FEATURES", "JSON_COLUMNS", "to_dataset", "tasks_from_dataset", "task_to_row",
+           "task_from_row", "export_tasks", "read_tasks_file"]
+
+ExportFormat = Literal["jsonl", "parquet"]
+JSON_COLUMNS = ("customer", "conversation", "routes", "documents", "tools", "world", "gold")
+FEATURES = datasets.Features({
+    "id": datasets.Value("string"),
+    "version": datasets.Value("int64"),
+    "domain": datasets.Value("string"),
+    "title": datasets.Value("string"),
+    "request": datasets.Value("string"),
+    "tags": datasets.Sequence(datasets.Value("string")),
+    "policy": datasets.Value("string"),
+    "source": datasets.Value("string"),
+    **{name: datasets.Value("string") for name in JSON_COLUMNS},
+})
+
+
+def task_to_row(task: GoldenTask) -> dict[str, Any]:
+    """One task as a flat row: scalars as columns, nested parts as JSON strings."""
+    data = task.model_dump(mode="json", by_alias=True)
+    row = {name: data[name] for name in FEATURES if name not in JSON_COLUMNS}
+    for name in JSON_COLUMNS:
+        row[name] = json.dumps(data[name], ensure_ascii=False, sort_keys=False)
+    return row
+
+
+def task_from_row(row: dict[str, Any]) -> GoldenTask:
+    """Inverse of :func:`task_to_row`. Raises ``pydantic.ValidationError`` or ``ValueError``."""
+    data = {name: row.get(name) for name in FEATURES if name not in JSON_COLUMNS}
+    data["tags"] = list(data["tags"] or [])
+    for name in JSON_COLUMNS:
+        raw = row.get(name)
+        data[name] = json.loads(raw) if isinstance(raw, str) else raw
+    return GoldenTask.model_validate(data)
+
+
+def to_dataset(tasks: Iterable[GoldenTask]) -> datasets.Dataset:
+    """The tasks as a ``datasets.Dataset`` with the fixed schema :data:`FEATURES`."""
+    rows = [task_to_row(task) for task in tasks]
+    columns = {name: [row[name] for row in rows] for name in FEATURES}
+    return datasets.Dataset.from_dict(columns, features=FEATURES)
+
+
+def tasks_from_dataset(ds: datasets.Dataset | Sequence[dict[str, Any]]) -> list[GoldenTask]:
+    """Tasks from a dataset made by :func:`to_dataset` (or any sequence of such rows)."""
+    return [task_from_row(dict(row)) for row in ds]
+
+
+def export_tasks(tasks: Iterable[GoldenTask], out: Path | str, fmt: ExportFormat) -> Path:
+    """Write the tasks to ``out`` as JSON Lines or Parquet; returns the path written."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    ds = to_dataset(tasks)
+    if fmt == "jsonl":
+        with out.open("w", encoding="utf-8") as fh:
+            for row in ds:
+                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+    elif fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        pq.write_table(ds.data.table, out)
+    else:
+        raise BatonError(f"unknown export format '{fmt}': expected jsonl or parquet")
+    return out
+
+
+def _read_rows(path: Path) -> list[Any]:
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    rows = []
+    with path.open(encoding="utf-8") as fh:
+        for line in fh:
+            rows.append(json.loads(line) if line.strip() else None)
+    return rows
+
+
+def read_tasks_file(path: Path) -> tuple[list[GoldenTask], list[Problem]]:
+    """Tasks from an exported ``.jsonl`` / ``.parquet`` file, with a problem per bad row."""
+    from baton.fixtures import Problem, display_path, pydantic_problems, reference_problems
+
+    file = display_path(path)
+    try:
+        rows = _read_rows(path)
+    except (OSError, ValueError) as exc:  # json.JSONDecodeError and pyarrow errors are ValueErrors
+        return [], [Problem(file, "", f"cannot read exported golden set: {exc}")]
+    tasks: list[GoldenTask] = []
+    problems: list[Problem] = []
+    for i, row in enumerate(rows):
+        prefix = f"rows.{i}."
+        if row is None:
+            continue
+        if not isinstance(row, dict):
+            problems.append(Problem(file, f"rows.{i}", "expected a JSON object (one task)"))
+            continue
+        try:
+            task = task_from_row(row)
+        except ValidationError as exc:
+            problems.extend(pydantic_problems(file, exc, prefix))
+            continue
+        except ValueError as exc:
+            problems.append(Problem(file, f"rows.{i}", f"a nested column is not valid JSON: {exc}"))
+            continue
+        found = reference_problems(task, file, prefix)
+        problems.extend(found)
+        if not found:
+            tasks.append(task)
+    return tasks, problems

@@ -1,0 +1,482 @@
+"""Load a golden set from disk into :class:`~baton.task.GoldenTask` objects.
+
+``load_tasks(path)`` accepts a golden-set root (one folder per domain below it), a single domain
+folder, a single task file, or a ``.jsonl`` / ``.parquet`` file exported by ``baton export``. The
+on-disk format is described in ``fixtures/README.md``:
+
+* ``<domain>/domain.yaml``: :class:`DomainFile` (routes, tools with their effects, seed world);
+* ``<domain>/docs/*.md``: YAML front matter (:class:`DocFrontMatter`) and a Markdown body;
+* ``<domain>/tasks/*.yaml``: :class:`TaskFile`, one task per file.
+
+Every problem in every file is collected before anything is raised, so one bad file never hides
+another: :class:`FixtureError` carries the list of :class:`Problem` (file, field path, message).
+YAML values are normalised to JSON types (dates become ISO strings, mapping keys strings) so
+worlds, traces and snapshots serialise as JSON; ``GoldenTask.world.today`` stays a date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError
+from jsonschema.validators import validator_for
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from baton.errors import BatonError
+from baton.task import (TASK_ID_PATTERN, Customer, Document, GoldenTask, Gold, JSONValue, Route,
+                        Slug, Tag, ToolSpec, Turn, WorldSeed)
+
+__all__ = ["Problem", "FixtureError", "DomainFile", "TaskFile", "TaskWorld", "DocFrontMatter",
+           "load_tasks", "load_golden_set", "display_path", "pydantic_problems", "reference_problems",
+           "to_json_types"]
+
+DATASET_SUFFIXES = (".jsonl", ".parquet")
+_YAML_SUFFIXES = (".yaml", ".yml")
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*(?:\r?\n|\Z)(.*)\Z", re.DOTALL)
+
+
+# --------------------------------------------------------------------------- problems
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a fixture: the file, the field path in it, what was expected."""
+
+    file: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}" if self.field else f"{self.file}: {self.message}"
+
+
+class FixtureError(BatonError):
+    """The golden set has problems. ``str()`` is one line per problem."""
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+def display_path(path: Path | str) -> str:
+    """``path`` relative to the working directory when it is below it, else as given."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def pydantic_problems(file: str, exc: ValidationError, prefix: str = "") -> list[Problem]:
+    """Turn a pydantic ValidationError into problems with dotted field paths."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        loc = prefix + ".".join(str(part) for part in err["loc"])
+        kind, msg = err["type"], err["msg"]
+        if kind == "missing":
+            message = "required field is missing"
+        elif kind == "extra_forbidden":
+            message = "unknown field (not part of the format; check the spelling)"
+        elif msg.startswith("Value error, "):
+            message = msg[len("Value error, "):]
+        else:
+            message = f"{msg[0].lower()}{msg[1:]}, got {_short(err.get('input'))}"
+        problems.append(Problem(file, loc.rstrip("."), message))
+    return problems
+
+
+# --------------------------------------------------------------------------- file formats
+
+
+class _FileModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DocFrontMatter(_FileModel):
+    """The front matter of a knowledge document."""
+
+    id: Slug
+    title: str
+
+
+class DomainFile(_FileModel):
+    """``<domain>/domain.yaml``."""
+
+    domain: Slug
+    title: str
+    description: str | None = None
+    policy: str | None = None
+    routes: list[Route] = Field(min_length=1)
+    tools: list[ToolSpec] = Field(default_factory=list)
+    world: WorldSeed
+
+
+class TaskWorld(_FileModel):
+    """A task's changes to its domain's seed world. A record given here replaces (or adds) the
+    record with that id; a record set to null removes it."""
+
+    today: dt.date | None = None
+    collections: dict[str, dict[str, dict[str, JSONValue] | None]] = Field(default_factory=dict)
+
+
+class TaskFile(_FileModel):
+    """``<domain>/tasks/<slug>.yaml``: one golden task before it is resolved against its domain."""
+
+    id: Annotated[str, StringConstraints(pattern=TASK_ID_PATTERN)]
+    version: int = Field(ge=1)
+    title: str
+    tags: list[Tag] = Field(default_factory=list)
+    request: str = Field(min_length=1)
+    customer: Customer | None = None
+    conversation: list[Turn] = Field(default_factory=list)
+    tools: list[str] | None = Field(default=None, description="Tool names; default: all domain tools.")
+    world: TaskWorld | None = None
+    gold: Gold
+
+
+# --------------------------------------------------------------------------- YAML
+
+
+class _Loader(yaml.CSafeLoader if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader):  # type: ignore[misc]
+    """Safe loader that rejects duplicate mapping keys instead of keeping the last one."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool, dt.date)):
+                continue
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def to_json_types(value: Any) -> Any:
+    """YAML data as JSON types: dates as ISO strings, mapping keys as strings."""
+    if isinstance(value, dict):
+        return {_key(k): to_json_types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_json_types(v) for v in value]
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, (dt.date, dt.datetime)):
+        return key.isoformat()
+    return key if isinstance(key, str) else str(key)
+
+
+def _yaml_problem(file: str, exc: yaml.YAMLError) -> Problem:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    context_mark = getattr(exc, "context_mark", None)
+    if context and context_mark is not None and context_mark.line != getattr(mark, "line", None):
+        context = f"{context} started at line {context_mark.line + 1}, column {context_mark.column + 1}"
+    detail = f"{context}: {problem}" if context else problem
+    return Problem(file, where, f"malformed YAML: {detail}")
+
+
+def _read_yaml(path: Path, problems: list[Problem], what: str) -> dict[str, Any] | None:
+    file = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problems.append(Problem(file, "", f"cannot read file: {exc}"))
+        return None
+    try:
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader subclass
+    except yaml.YAMLError as exc:
+        problems.append(_yaml_problem(file, exc))
+        return None
+    if not isinstance(data, dict):
+        got = "an empty file" if data is None else type(data).__name__
+        problems.append(Problem(file, "", f"expected a mapping ({what}), got {got}"))
+        return None
+    return to_json_types(data)
+
+
+# --------------------------------------------------------------------------- domains
+
+
+@dataclass(slots=True)
+class _Domain:
+    name: str
+    file: str
+    spec: DomainFile
+    documents: list[Document] = field(default_factory=list)
+
+    @property
+    def tools(self) -> dict[str, ToolSpec]:
+        return {tool.name: tool for tool in self.spec.tools}
+
+
+def _load_documents(folder: Path, problems: list[Problem]) -> list[Document]:
+    documents: list[Document] = []
+    seen: dict[str, str] = {}
+    for path in sorted((folder / "docs").glob("*.md")):
+        file = display_path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(Problem(file, "", f"cannot read file: {exc}"))
+            continue
+        match = _FRONT_MATTER.match(text)
+        if not match:
+            problems.append(Problem(file, "", "expected YAML front matter between '---' lines "
+                                              "with 'id' and 'title' at the top of the file"))
+            continue
+        try:
+            meta = yaml.load(match.group(1), Loader=_Loader)  # noqa: S506
+        except yaml.YAMLError as exc:
+            problems.append(_yaml_problem(file, exc))
+            continue
+        try:
+            front = DocFrontMatter.model_validate(to_json_types(meta) if isinstance(meta, dict) else meta)
+        except ValidationError as exc:
+            problems.extend(pydantic_problems(file, exc))
+            continue
+        if front.id in seen:
+            problems.append(Problem(file, "id", f"duplicate document id '{front.id}' (also in {seen[front.id]})"))
+            continue
+        seen[front.id] = file
+        documents.append(Document(id=front.id, title=front.title, text=match.group(2).strip() + "\n",
+                                  path=file))
+    return documents
+
+
+def _duplicates(names: list[str]) -> list[tuple[int, str]]:
+    seen: set[str] = set()
+    dupes = []
+    for i, name in enumerate(names):
+        if name in seen:
+            dupes.append((i, name))
+        seen.add(name)
+    return dupes
+
+
+def _load_domain(folder: Path, problems: list[Problem]) -> _Domain | None:
+    path = folder / "domain.yaml"
+    file = display_path(path)
+    if not path.is_file():
+        problems.append(Problem(display_path(folder), "", "not a domain folder: domain.yaml is missing"))
+        return None
+    data = _read_yaml(path, problems, "the domain")
+    documents = _load_documents(folder, problems)
+    if data is None:
+        return None
+    try:
+        spec = DomainFile.model_validate(data)
+    except ValidationError as exc:
+        problems.extend(pydantic_problems(file, exc))
+        return None
+    before = len(problems)
+    if spec.domain != folder.name:
+        problems.append(Problem(file, "domain", f"'{spec.domain}' must equal the folder name '{folder.name}'"))
+    for i, label in _duplicates([r.label for r in spec.routes]):
+        problems.append(Problem(file, f"routes.{i}.label", f"duplicate route label '{label}'"))
+    for i, name in _duplicates([t.name for t in spec.tools]):
+        problems.append(Problem(file, f"tools.{i}.name", f"duplicate tool name '{name}'"))
+    for i, tool in enumerate(spec.tools):
+        try:
+            validator_for(tool.parameters, default=Draft202012Validator).check_schema(tool.parameters)
+        except SchemaError as exc:
+            where = ".".join(str(part) for part in exc.absolute_path)
+            problems.append(Problem(file, f"tools.{i}.parameters{'.' + where if where else ''}",
+                                    f"invalid JSON Schema: {exc.message}"))
+    if len(problems) > before:
+        return None
+    return _Domain(folder.name, file, spec, documents)
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+def _one_of(values: Iterable[str]) -> str:
+    listed = list(values)
+    return ", ".join(listed) if listed else "none"
+
+
+def reference_problems(task: GoldenTask, file: str, prefix: str = "") -> list[Problem]:
+    """Consistency of a resolved task's gold labels with its own routes and tools."""
+    problems = []
+    if task.gold.route not in task.route_labels:
+        problems.append(Problem(file, f"{prefix}gold.route", f"'{task.gold.route}' is not one of the "
+                                f"domain's routes ({_one_of(task.route_labels)})"))
+    tool_names = [t.name for t in task.tools]
+    for group, calls in (("tool_calls", task.gold.tool_calls),
+                         ("forbidden_actions", task.gold.forbidden_actions)):
+        for i, call in enumerate(calls):
+            if call.name not in tool_names:
+                problems.append(Problem(file, f"{prefix}gold.{group}.{i}.name", f"'{call.name}' is not "
+                                        f"one of the task's tools ({_one_of(tool_names)})"))
+    for i, name in _duplicates([fact.id for fact in task.gold.facts]):
+        problems.append(Problem(file, f"{prefix}gold.facts.{i}.id", f"duplicate fact id '{name}'"))
+    return problems
+
+
+def _merge_world(seed: WorldSeed, changes: TaskWorld | None) -> WorldSeed:
+    collections = {name: dict(records) for name, records in seed.collections.items()}
+    if changes is not None:
+        for name, records in changes.collections.items():
+            target = collections.setdefault(name, {})
+            for rid, record in records.items():
+                if record is None:
+                    target.pop(rid, None)
+                else:
+                    target[rid] = record
+    today = changes.today if changes is not None and changes.today is not None else seed.today
+    return WorldSeed(today=today, collections=collections)
+
+
+def _resolve(data: dict[str, Any], domain: _Domain, file: str) -> tuple[GoldenTask | None, list[Problem]]:
+    try:
+        spec = TaskFile.model_validate(data)
+    except ValidationError as exc:
+        return None, pydantic_problems(file, exc)
+    problems = []
+    task_domain = spec.id.split("/", 1)[0]
+    if task_domain != domain.name:
+        problems.append(Problem(file, "id", f"'{spec.id}' must start with '{domain.name}/', the domain "
+                                            f"of the folder the task is in"))
+    domain_tools = domain.tools
+    if spec.tools is None:
+        tools = list(domain_tools.values())
+    else:
+        tools = []
+        for i, name in enumerate(spec.tools):
+            if name not in domain_tools:
+                problems.append(Problem(file, f"tools.{i}", f"'{name}' is not a tool of domain "
+                                        f"'{domain.name}' ({_one_of(domain_tools)})"))
+            elif any(t.name == name for t in tools):
+                problems.append(Problem(file, f"tools.{i}", f"tool '{name}' is listed twice"))
+            else:
+                tools.append(domain_tools[name])
+    if problems:
+        return None, problems
+    try:
+        task = GoldenTask(
+            id=spec.id, version=spec.version, domain=domain.name, title=spec.title,
+            request=spec.request, customer=spec.customer, conversation=spec.conversation,
+            tags=spec.tags, routes=domain.spec.routes, policy=domain.spec.policy,
+            documents=domain.documents, tools=tools,
+            world=_merge_world(domain.spec.world, spec.world), gold=spec.gold, source=file)
+    except ValidationError as exc:
+        return None, pydantic_problems(file, exc)
+    problems = reference_problems(task, file)
+    return (None if problems else task), problems
+
+
+def _task_files(folder: Path) -> list[Path]:
+    tasks_dir = folder / "tasks"
+    if not tasks_dir.is_dir():
+        return []
+    return sorted(p for p in tasks_dir.iterdir()
+                  if p.suffix in _YAML_SUFFIXES and p.is_file() and not p.name.startswith("."))
+
+
+def _load_domain_tasks(folder: Path, files: list[Path] | None, problems: list[Problem]) -> list[GoldenTask]:
+    domain = _load_domain(folder, problems)
+    tasks = []
+    for path in files if files is not None else _task_files(folder):
+        data = _read_yaml(path, problems, "one task")
+        if data is None:
+            continue
+        file = display_path(path)
+        if domain is None:  # still report the task file's own schema problems
+            try:
+                TaskFile.model_validate(data)
+            except ValidationError as exc:
+                problems.extend(pydantic_problems(file, exc))
+            continue
+        task, found = _resolve(data, domain, file)
+        problems.extend(found)
+        if task is not None:
+            tasks.append(task)
+    return tasks
+
+
+def _is_domain(folder: Path) -> bool:
+    return (folder / "domain.yaml").is_file()
+
+
+def load_golden_set(path: Path | str) -> tuple[list[GoldenTask], list[Problem]]:
+    """Load what ``path`` holds, returning the tasks that loaded cleanly and every problem found.
+
+    Never raises for fixture problems; see :func:`load_tasks` for the raising variant.
+    """
+    path = Path(path)
+    problems: list[Problem] = []
+    tasks: list[GoldenTask]
+    if not path.exists():
+        return [], [Problem(display_path(path), "", "no such file or directory")]
+    if path.is_file() and path.suffix in DATASET_SUFFIXES:
+        from baton.dataset import read_tasks_file  # lazy: pyarrow is only needed here
+
+        tasks, problems = read_tasks_file(path)
+    elif path.is_file() and path.name == "domain.yaml":
+        tasks = _load_domain_tasks(path.parent, None, problems)
+    elif path.is_file() and path.suffix in _YAML_SUFFIXES:
+        if path.parent.name != "tasks" or not _is_domain(path.parent.parent):
+            return [], [Problem(display_path(path), "", "a task file must be in <domain>/tasks/ "
+                                                        "next to <domain>/domain.yaml")]
+        tasks = _load_domain_tasks(path.parent.parent, [path], problems)
+    elif path.is_file():
+        return [], [Problem(display_path(path), "", "expected a golden-set folder, a domain folder, a "
+                                                    "task .yaml file or an exported .jsonl/.parquet file")]
+    elif _is_domain(path):
+        tasks = _load_domain_tasks(path, None, problems)
+    else:
+        tasks = []
+        folders = sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith((".", "_")))
+        domains = [p for p in folders if _is_domain(p)]
+        for folder in folders:
+            if folder not in domains and (folder / "tasks").is_dir():
+                problems.append(Problem(display_path(folder), "", "not a domain folder: domain.yaml is missing"))
+        if not domains and not problems:
+            problems.append(Problem(display_path(path), "", "no golden tasks found: expected "
+                                    "<domain>/domain.yaml folders below it"))
+        for folder in domains:
+            tasks.extend(_load_domain_tasks(folder, None, problems))
+    return _drop_duplicates(tasks, problems), problems
+
+
+def _drop_duplicates(tasks: list[GoldenTask], problems: list[Problem]) -> list[GoldenTask]:
+    first: dict[str, GoldenTask] = {}
+    kept = []
+    for task in tasks:
+        if task.id in first:
+            problems.append(Problem(task.source or task.id, "id", f"duplicate task id '{task.id}' "
+                                    f"(also in {first[task.id].source or 'an earlier row'})"))
+            continue
+        first[task.id] = task
+        kept.append(task)
+    return kept
+
+
+def load_tasks(path: Path | str) -> list[GoldenTask]:
+    """All golden tasks at ``path`` (root, domain folder, task file, or exported dataset file).
+
+    Raises :class:`FixtureError` listing every problem when anything is wrong.
+    """
+    tasks, problems = load_golden_set(path)
+    if problems:
+        raise FixtureError(problems)
+    return tasks
