@@ -154,3 +154,31 @@ def test_tool_specs_are_the_task_tools(task: GoldenTask) -> None:
     assert [s.name for s in world.tool_specs()] == [t.name for t in task.tools]
     assert world.openai_tools()[0]["function"]["name"] == "get_invoice"
     assert world.today.isoformat() == "2026-06-20"
+
+
+def test_create_without_seq_is_unique_and_record_id_is_the_matched_id() -> None:
+    """A create id template without {seq} cannot be created twice; $record.id is the matched id."""
+    import datetime as dt
+
+    from baton.task import Effect, GoldenTask
+    from baton.world import ToolError, World
+
+    base = next(t for t in load_tasks(BILLING) if t.id == "billing/refund-unauthorized-4471")
+    tool = {
+        "name": "open_case", "description": "Open a case for an invoice.",
+        "parameters": {"type": "object", "properties": {"invoice_id": {"type": "string"}},
+                       "required": ["invoice_id"]},
+        "effect": Effect.model_validate({
+            "op": "create", "collection": "invoices", "key": "invoice_id",
+            "create": {"collection": "cases", "id": "CASE-{invoice_id}",
+                       "fields": {"invoice": "$record.id"}}}),
+    }
+    task = GoldenTask.model_validate({**base.model_dump(by_alias=True), "tools": [tool],
+                                      "world": {"today": dt.date(2026, 6, 20),
+                                                "collections": base.world.collections}})
+    world = World(task)
+    created = world.call("open_case", {"invoice_id": "#4471"})
+    assert created["id"] == "CASE-#4471"
+    assert world.snapshot()["cases"]["CASE-#4471"]["invoice"] == "4471"
+    with pytest.raises(ToolError, match="already exists"):
+        world.call("open_case", {"invoice_id": "#4471"})

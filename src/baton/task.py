@@ -111,8 +111,10 @@ class Effect(_Strict):
 
     Values in ``set``, ``create.fields`` and ``returns`` are literals, or strings with
     substitutions: ``$name`` is the whole argument ``name`` (keeping its type), ``$today`` the
-    world's date, ``$record.FIELD`` a field of the target record, ``$created.id`` the new record's
-    id; ``{name}`` inside a longer string formats arguments into it.
+    world's date, ``$record.FIELD`` a field of the target record (``$record.id`` is the id the call matched,
+    whatever form the caller typed it in), ``$created.id`` the new record's id; ``{name}`` inside a
+    longer string formats arguments into it. A ``create.id`` template without ``{seq}`` makes the
+    new record unique: creating it a second time is a tool error.
     """
 
     op: Literal["get", "find", "update", "create"]

@@ -223,10 +223,12 @@ class World:
             self._check(check, args, record or {})
         created_id: str | None = None
         created: dict[str, Any] | None = None
-        context = _Context(args, record or {}, self._today_iso, None)
+        # the matched record's own id is available as $record.id / {record[id]}
+        context = _Context(args, {"id": target_id, **record} if record is not None else {},
+                           self._today_iso, None)
         if effect.create is not None:
             collection = self._collections.setdefault(effect.create.collection, {})
-            created_id = self._new_id(effect.create.id, collection, context)
+            created_id = self._new_id(effect.create.id, effect.create.collection, collection, context)
             context.created_id = created_id
             created = {field: context.resolve(value) for field, value in effect.create.fields.items()}
         updates = {field: context.resolve(value) for field, value in effect.set.items()}
@@ -275,8 +277,14 @@ class World:
         if not ok:
             raise ToolError(_format(check.error, args, record, self._today_iso))
 
-    def _new_id(self, template: str, collection: dict[str, Any], context: _Context) -> str:
+    def _new_id(self, template: str, name: str, collection: dict[str, Any], context: _Context) -> str:
         seq = len(collection) + 1
+        if "{seq" not in template:
+            # no sequence number: the id is unique by construction, so a second create is an error
+            candidate = _format(template, context.args, context.record, context.today)
+            if candidate in collection:
+                raise ToolError(f"{_singular(name)} {candidate} already exists")
+            return candidate
         while True:
             candidate = _format(template, context.args, context.record, context.today, seq=seq)
             if candidate not in collection:
