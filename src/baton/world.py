@@ -238,7 +238,7 @@ class World:
         if record is not None and updates:
             record.update(updates)
         if effect.returns is not None:
-            context.record = record or {}
+            context.record = {"id": target_id, **record} if record is not None else {}
             return {field: context.resolve(value) for field, value in effect.returns.items()}
         if effect.op == "update":
             return {"id": target_id, **_clone(record)}
