@@ -1,0 +1,39 @@
+"""``baton report RUN_DIR``: the report card of a run as HTML, Markdown, CSV and JSON."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from baton.errors import BatonError
+from baton.reports.formats import FORMATS, parse_formats
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "report", help="build the report card of a run (HTML, Markdown, CSV, JSON)",
+        description="Aggregate a run directory's results into the report card: per vendor and "
+                    "system, component scores next to measured system success, the coordination "
+                    "gap, failure attribution, cost and latency; with a trace viewer for failed runs.")
+    parser.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="run directory (holds results.jsonl)")
+    parser.add_argument("--out", metavar="DIR", type=Path, default=None,
+                        help="where to write the reports (default: RUN_DIR)")
+    parser.add_argument("--format", dest="formats", metavar="LIST", type=_formats,
+                        default=FORMATS, help=f"comma-separated subset of {','.join(FORMATS)} (default: all)")
+    parser.set_defaults(func=run)
+
+
+def _formats(text: str) -> tuple[str, ...]:
+    try:
+        return parse_formats(text)
+    except BatonError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--format: ")) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    from baton.reports.write import write_reports  # pandas and SciPy load only when used
+
+    written = write_reports(args.run_dir, args.out, args.formats)
+    for path in written.values():
+        print(path)
+    return 0

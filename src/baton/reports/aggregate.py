@@ -1,0 +1,356 @@
+"""The report card: per configuration (vendor x system), component scores next to system success.
+
+Definitions (they are also printed in every report, see :data:`DEFINITIONS`):
+
+* **Measured system success**: passed runs / counted runs, over the configuration's runs in
+  ``system`` mode. Runs with an infrastructure error (``status == "error"``) are not counted;
+  they are reported apart. The interval is Wilson's, 95%.
+* **pass^k**: k is the number of trials per task. For each task with ``n >= k`` counted trials of
+  which ``c`` passed, ``C(c, k) / C(n, k)`` (unbiased), averaged over tasks.
+* **Component score** ``s_c`` of a component c (route, retrieval, tool, answer, verifier): the
+  mean over counted runs of the grader's ``ComponentScore.score`` (or ``passed`` as 0/1 when it
+  has no score); components an architecture lacks have no score. *In-system* uses the system
+  runs; *isolated* uses the runs in mode ``isolated:<hop>`` measuring c (hop fed gold inputs).
+* **Predicted system success**: the product of the in-system component scores, i.e. the success
+  to expect if hops failed independently.
+* **Coordination gap**: ``mean_c(isolated s_c, or in-system s_c where c has no isolated runs)
+  - measured system success``. Positive: the system does worse than its parts suggest.
+* **Failure attribution**: among failed runs (not infrastructure errors), the share whose first
+  divergent hop (the first hop that departed from gold) is each hop kind.
+* **Cost per task**: total cost of the system runs / their number (infrastructure errors
+  included: they are paid for); **per successful task**: total cost / passed runs.
+* **Latency**: p50/p95 over counted system runs, end to end and per hop kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from baton.manifest import Manifest
+from baton.reports.flatten import METRIC_PREFIX, SCORE_PREFIX, SYSTEM_MODE, Flattened, flatten
+from baton.result import RunResult
+from baton.stats import coordination_gap, mean_pass_hat_k, predicted_success, proportion
+
+COMPONENT_ORDER = ("route", "retrieval", "tool", "answer", "verifier")
+HOP_ORDER = ("route", "retrieve", "generate", "tool", "verify")
+UNATTRIBUTED = "unattributed"
+
+DEFINITIONS: dict[str, str] = {
+    "success": "Measured system success: passed / counted system-mode runs (infrastructure errors "
+               "excluded and counted apart), with a 95% Wilson interval.",
+    "pass_k": "pass^k: for each task with n >= k counted trials of which c passed, C(c,k)/C(n,k); "
+              "averaged over tasks (k = trials per task).",
+    "component": "Component score: mean over counted runs of the grader's score for that hop (route, "
+                 "retrieval, tool, answer, verifier); in-system from system runs, isolated from "
+                 "isolated:<hop> runs (the hop fed gold inputs).",
+    "predicted": "Predicted system success: product of the in-system component scores (what "
+                 "independent hop failures would give).",
+    "gap": "Coordination gap = mean over components of the isolated score (the in-system score "
+           "where a component has no isolated runs) minus measured system success. Positive: the "
+           "system does worse than its parts suggest.",
+    "attribution": "Failure attribution: share of failed runs (infrastructure errors excluded) whose "
+                   "first divergent hop is each hop kind.",
+    "cost": "Cost per task: total cost of system runs / runs; per successful task: total cost / "
+            "passed runs.",
+    "latency": "Latency: p50/p95 of counted system runs, end to end and summed per hop kind per run.",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentRow:
+    """One component of a configuration, in-system and isolated."""
+
+    component: str
+    in_system: float | None
+    in_system_n: int
+    isolated: float | None
+    isolated_n: int
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    """A count and its share of a whole (failure attribution)."""
+
+    name: str
+    count: int
+    share: float
+
+
+@dataclass(frozen=True, slots=True)
+class Latency:
+    name: str
+    p50: float
+    p95: float
+    n: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigCard:
+    """The card of one configuration (one vendor x one system)."""
+
+    label: str
+    system: str
+    vendor: str
+    architecture: str
+    simulated: bool
+    runs: int
+    counted: int
+    successes: int
+    infra_errors: int
+    rate: float | None
+    ci_low: float
+    ci_high: float
+    k: int
+    pass_k: float | None
+    components: list[ComponentRow]
+    predicted: float | None
+    gap_reference: float | None
+    gap: float | None
+    gap_basis: str
+    failures: int
+    failure_hops: list[Share]
+    failure_categories: list[Share]
+    cost_total: float
+    cost_per_task: float | None
+    cost_per_success: float | None
+    latency: Latency | None
+    hop_latency: list[Latency]
+    isolated_runs: int
+
+    def as_row(self) -> dict[str, Any]:
+        """A flat record for card.csv / card.json."""
+        row: dict[str, Any] = {
+            "configuration": self.label, "system": self.system, "vendor": self.vendor,
+            "architecture": self.architecture, "simulated": self.simulated, "runs": self.runs,
+            "counted_runs": self.counted, "successes": self.successes,
+            "infra_errors": self.infra_errors, "success_rate": self.rate,
+            "success_ci_low": self.ci_low, "success_ci_high": self.ci_high, "k": self.k,
+            "pass_hat_k": self.pass_k, "predicted_success": self.predicted,
+            "gap_reference": self.gap_reference, "coordination_gap": self.gap,
+            "gap_basis": self.gap_basis, "failures": self.failures,
+            "top_failure_hop": self.failure_hops[0].name if self.failure_hops else None,
+            "top_failure_hop_share": self.failure_hops[0].share if self.failure_hops else None,
+            "cost_total_usd": self.cost_total, "cost_per_task_usd": self.cost_per_task,
+            "cost_per_success_usd": self.cost_per_success,
+            "latency_p50_s": self.latency.p50 if self.latency else None,
+            "latency_p95_s": self.latency.p95 if self.latency else None,
+            "isolated_runs": self.isolated_runs,
+        }
+        for comp in self.components:
+            row[f"{comp.component}_in_system"] = comp.in_system
+            row[f"{comp.component}_isolated"] = comp.isolated
+            for name, value in comp.metrics.items():
+                row[f"{comp.component}_{name}"] = value
+        for share in self.failure_hops:
+            row[f"failures_at_{share.name}"] = share.count
+        for lat in self.hop_latency:
+            row[f"{lat.name}_latency_p50_s"] = lat.p50
+            row[f"{lat.name}_latency_p95_s"] = lat.p95
+        return row
+
+
+@dataclass(frozen=True, slots=True)
+class TaskCell:
+    """One task on one configuration: passes out of counted system runs, and failed runs' traces."""
+
+    successes: int
+    counted: int
+    infra_errors: int
+    failed: list[tuple[int, str, int]]  # (trial, status, trace index or -1)
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    task_id: str
+    cells: dict[str, TaskCell]  # configuration label -> cell
+
+
+@dataclass(slots=True)
+class ReportCard:
+    """Everything the renderers need: the per-configuration cards, the task matrix, the traces."""
+
+    manifest: Manifest | None
+    configs: list[ConfigCard]
+    tasks: list[TaskRow]
+    traces: list[dict[str, Any]]
+    traces_omitted: int
+    runs: pd.DataFrame
+    hops: pd.DataFrame
+    attribution: list[Share]
+    definitions: dict[str, str]
+
+    @property
+    def labels(self) -> list[str]:
+        return [c.label for c in self.configs]
+
+    @property
+    def simulated_labels(self) -> set[str]:
+        return {c.label for c in self.configs if c.simulated}
+
+    def card_frame(self) -> pd.DataFrame:
+        """One row per configuration (card.csv / card.json)."""
+        return pd.DataFrame([c.as_row() for c in self.configs])
+
+
+def build_card(results: Iterable[RunResult], manifest: Manifest | None = None, *,
+               max_traces: int = 2000) -> ReportCard:
+    """Aggregate streamed results into the report card (see the module docstring)."""
+    return card_from_frames(flatten(results, max_traces=max_traces), manifest)
+
+
+def card_from_frames(flat: Flattened, manifest: Manifest | None) -> ReportCard:
+    runs, hops = flat.runs, flat.hops
+    configs: list[ConfigCard] = []
+    if not runs.empty:
+        for (vendor, system), group in runs.groupby(["vendor", "system"], sort=True):
+            configs.append(_config_card(str(system), str(vendor), group, hops))
+    system_runs = runs[runs["mode"] == SYSTEM_MODE] if not runs.empty else runs
+    return ReportCard(manifest=manifest, configs=configs,
+                      tasks=_task_rows(system_runs), traces=flat.traces,
+                      traces_omitted=flat.traces_omitted, runs=runs, hops=hops,
+                      attribution=_failure_shares(system_runs, "first_divergent_hop", HOP_ORDER),
+                      definitions=dict(DEFINITIONS))
+
+
+def _config_card(system: str, vendor: str, group: pd.DataFrame, hops: pd.DataFrame) -> ConfigCard:
+    sysrun = group[group["mode"] == SYSTEM_MODE]
+    counted = sysrun[~sysrun["infra_error"]]
+    isolated = group[(group["mode"] != SYSTEM_MODE) & ~group["infra_error"]]
+    successes = int(counted["success"].sum())
+    prop = proportion(successes, len(counted))
+    k, pass_k = _pass_k(sysrun)
+    components = _components(counted, isolated)
+    in_system = [c.in_system for c in components if c.in_system is not None]
+    predicted = predicted_success(in_system) if in_system else None
+    reference, basis = _gap_reference(components)
+    gap = (coordination_gap(reference, prop.rate)
+           if reference is not None and prop.rate is not None else None)
+    cost_total = float(sysrun["cost_usd"].sum())
+    return ConfigCard(
+        label=str(group["config"].iloc[0]), system=system, vendor=vendor,
+        architecture=str(group["architecture"].iloc[0]), simulated=bool(group["simulated"].any()),
+        runs=len(sysrun), counted=len(counted), successes=successes,
+        infra_errors=int(sysrun["infra_error"].sum()), rate=prop.rate, ci_low=prop.low,
+        ci_high=prop.high, k=k, pass_k=pass_k, components=components, predicted=predicted,
+        gap_reference=reference, gap=gap, gap_basis=basis,
+        failures=int((sysrun["status"] == "failed").sum()),
+        failure_hops=_failure_shares(sysrun, "first_divergent_hop", HOP_ORDER),
+        failure_categories=_failure_shares(sysrun, "failure_category", ()),
+        cost_total=cost_total, cost_per_task=cost_total / len(sysrun) if len(sysrun) else None,
+        cost_per_success=cost_total / successes if successes else None,
+        latency=_latency("end to end", counted["latency_s"]),
+        hop_latency=_hop_latency(hops, counted["run_id"]),
+        isolated_runs=len(isolated))
+
+
+def _pass_k(sysrun: pd.DataFrame) -> tuple[int, float | None]:
+    if sysrun.empty:
+        return 0, None
+    k = int(sysrun.groupby("task_id")["trial"].nunique().max())
+    counted = sysrun[~sysrun["infra_error"]]
+    per_task = counted.groupby("task_id")["success"].agg(["count", "sum"])
+    pairs = [(int(n), int(c)) for n, c in zip(per_task["count"], per_task["sum"], strict=True)]
+    try:
+        return k, mean_pass_hat_k(pairs, k)
+    except ValueError:
+        return k, None
+
+
+def _components(counted: pd.DataFrame, isolated: pd.DataFrame) -> list[ComponentRow]:
+    names = {c[len(SCORE_PREFIX):] for c in counted.columns if c.startswith(SCORE_PREFIX)}
+    rows = []
+    for name in sorted(names, key=_component_sort_key):
+        column = f"{SCORE_PREFIX}{name}"
+        in_values = counted[column].dropna()
+        iso_values = (isolated.loc[isolated["isolated_component"] == name, column].dropna()
+                      if column in isolated.columns else pd.Series(dtype=float))
+        metric_prefix = f"{METRIC_PREFIX}{name}."
+        metrics = {col[len(metric_prefix):]: float(counted[col].mean())
+                   for col in counted.columns if col.startswith(metric_prefix) and counted[col].notna().any()}
+        if in_values.empty and iso_values.empty:
+            continue
+        rows.append(ComponentRow(
+            component=name, in_system=float(in_values.mean()) if len(in_values) else None,
+            in_system_n=len(in_values), isolated=float(iso_values.mean()) if len(iso_values) else None,
+            isolated_n=len(iso_values), metrics=metrics))
+    return rows
+
+
+def _component_sort_key(name: str) -> tuple[int, str]:
+    return (COMPONENT_ORDER.index(name) if name in COMPONENT_ORDER else len(COMPONENT_ORDER), name)
+
+
+def _gap_reference(components: list[ComponentRow]) -> tuple[float | None, str]:
+    values, isolated = [], 0
+    for comp in components:
+        if comp.isolated is not None:
+            values.append(comp.isolated)
+            isolated += 1
+        elif comp.in_system is not None:
+            values.append(comp.in_system)
+    if not values:
+        return None, "none"
+    basis = "isolated" if isolated == len(values) else ("in-system" if isolated == 0 else "mixed")
+    return sum(values) / len(values), basis
+
+
+def _failure_shares(runs: pd.DataFrame, column: str, order: tuple[str, ...]) -> list[Share]:
+    failed = runs[runs["status"] == "failed"] if not runs.empty else runs
+    if failed.empty:
+        return []
+    counts = failed[column].fillna(UNATTRIBUTED).value_counts()
+    total = int(counts.sum())
+    shares = [Share(str(name), int(count), int(count) / total) for name, count in counts.items()]
+
+    def key(share: Share) -> tuple[int, int, str]:
+        return (-share.count, order.index(share.name) if share.name in order else len(order), share.name)
+
+    return sorted(shares, key=key)
+
+
+def _latency(name: str, values: pd.Series) -> Latency | None:
+    values = values.dropna()
+    if values.empty:
+        return None
+    return Latency(name, float(values.quantile(0.5)), float(values.quantile(0.95)), len(values))
+
+
+def _hop_latency(hops: pd.DataFrame, run_ids: pd.Series) -> list[Latency]:
+    if hops.empty:
+        return []
+    mine = hops[hops["run_id"].isin(set(run_ids))]
+    per_run = mine.groupby(["kind", "run_id"])["latency_s"].sum().reset_index()
+    result = []
+    for kind, group in per_run.groupby("kind"):
+        lat = _latency(str(kind), group["latency_s"])
+        if lat is not None:
+            result.append(lat)
+    return sorted(result, key=lambda lat: HOP_ORDER.index(lat.name) if lat.name in HOP_ORDER else 99)
+
+
+def _task_rows(system_runs: pd.DataFrame) -> list[TaskRow]:
+    if system_runs.empty:
+        return []
+    keys = ["task_id", "config"]
+    runs = system_runs[[*keys, "trial", "status", "success", "infra_error", "trace_index"]]
+    counted = runs[~runs["infra_error"]]
+    cells = (runs.groupby(keys)["infra_error"].sum().rename("infra_errors").to_frame()
+             .join(counted.groupby(keys)["success"].agg(successes="sum", counted="size"))
+             .fillna(0).reset_index())
+    failed: dict[tuple[str, str], list[tuple[int, str, int]]] = {}
+    for task_id, label, trial, status, index in (
+            runs[~runs["success"]].sort_values([*keys, "trial"])[[*keys, "trial", "status", "trace_index"]]
+            .itertuples(index=False, name=None)):
+        failed.setdefault((task_id, label), []).append((int(trial), str(status), int(index)))
+    rows: dict[str, dict[str, TaskCell]] = {}
+    for task_id, label, infra_errors, successes, n in cells[
+            [*keys, "infra_errors", "successes", "counted"]].itertuples(index=False, name=None):
+        rows.setdefault(str(task_id), {})[str(label)] = TaskCell(
+            successes=int(successes), counted=int(n), infra_errors=int(infra_errors),
+            failed=failed.get((task_id, label), []))
+    return [TaskRow(task_id, dict(sorted(cells_.items()))) for task_id, cells_ in sorted(rows.items())]

@@ -1,0 +1,48 @@
+"""The report's tables for further analysis: results.csv (one row per run), card.csv and card.json
+(one row per configuration), all written with pandas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from baton.reports.aggregate import ReportCard
+from baton.reports.rundir import run_facts
+
+RESULTS_CSV = "results.csv"
+CARD_CSV = "card.csv"
+CARD_JSON = "card.json"
+
+
+def write_results_csv(card: ReportCard, out_dir: Path) -> Path:
+    """One row per run: key, status, failure attribution, usage, latency, component scores."""
+    path = Path(out_dir) / RESULTS_CSV
+    card.runs.drop(columns=["trace_index"], errors="ignore").to_csv(path, index=False)
+    return path
+
+
+def write_card_csv(card: ReportCard, out_dir: Path) -> Path:
+    path = Path(out_dir) / CARD_CSV
+    card.card_frame().to_csv(path, index=False)
+    return path
+
+
+def write_card_json(card: ReportCard, out_dir: Path) -> Path:
+    """The card as JSON: definitions, overall failure attribution, one record per configuration."""
+    path = Path(out_dir) / CARD_JSON
+    frame = card.card_frame()
+    records = json.loads(frame.to_json(orient="records")) if not frame.empty else []
+    document = {
+        "run": dict(run_facts(card.manifest)),
+        "definitions": card.definitions,
+        "failure_attribution": [{"hop": s.name, "failures": s.count, "share": s.share}
+                                for s in card.attribution],
+        "configurations": records,
+        "tasks": [{"task_id": row.task_id,
+                   "cells": {label: {"successes": cell.successes, "counted": cell.counted,
+                                     "infra_errors": cell.infra_errors}
+                             for label, cell in row.cells.items()}}
+                  for row in card.tasks],
+    }
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
