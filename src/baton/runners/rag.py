@@ -1,0 +1,48 @@
+"""rag: retrieve from the task's documents, then one call with that context. It cannot act."""
+
+from __future__ import annotations
+
+import time
+
+from baton.errors import BatonError
+from baton.runners import prompts
+from baton.runners.context import RunContext
+from baton.runners.registry import register_architecture
+from baton.runners.retrieval import Chunk, make_retriever, top_k
+from baton.trace import Hop
+
+
+def retrieval_query(ctx: RunContext, *extra: str) -> str:
+    """The customer's turns (conversation and request) plus ``extra`` terms."""
+    turns = [t.content for t in ctx.task.conversation if t.role == "user"]
+    return " ".join([*turns, ctx.task.request, *extra])
+
+
+def retrieve_documents(ctx: RunContext, query: str) -> tuple[list[Chunk], str | None, float]:
+    """Rank the task's document chunks for ``query``: (chunks, error, seconds).
+
+    A retriever that fails at run time (a hosted index down) is the system's failure, recorded
+    on the hop; a misconfigured one is a :class:`ConfigError`."""
+    started = time.perf_counter()
+    retriever = make_retriever(ctx.task.documents, ctx.params)
+    try:
+        chunks = list(retriever.retrieve(query, top_k(ctx.params)))
+    except BatonError:
+        raise
+    except Exception as exc:
+        return [], f"retriever failed: {type(exc).__name__}: {exc}", time.perf_counter() - started
+    return chunks, None, time.perf_counter() - started
+
+
+@register_architecture("rag")
+async def run_rag(ctx: RunContext) -> None:
+    """BM25 retrieval over the task's documents, then one call with the context."""
+    query = retrieval_query(ctx)
+    chunks, error, seconds = retrieve_documents(ctx, query)
+    doc_ids = list(dict.fromkeys(c.doc_id for c in chunks))
+    ctx.add(Hop(kind="retrieve", name="retrieve", input={"query": query}, latency_s=seconds, error=error,
+                output={"doc_ids": doc_ids, "record_ids": [], "chunks": [c.as_dict() for c in chunks]}))
+    response, hop = await ctx.chat("answerer", kind="generate", name="answer",
+                                   messages=prompts.rag(ctx.task, chunks), hop_input={"doc_ids": doc_ids})
+    hop.output = {"text": response.text}
+    ctx.trace.answer = response.text

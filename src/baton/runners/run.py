@@ -1,0 +1,60 @@
+"""``run_task``: one task on one system and vendor, in system or isolated mode, as a Trace."""
+
+from __future__ import annotations
+
+import time
+
+from baton.errors import ConfigError
+from baton.runners.context import ClientSource, RunContext, RunStopped, parse_mode
+from baton.runners.registry import ARCHITECTURES, Architecture
+from baton.systems import SystemConfig
+from baton.task import GoldenTask
+from baton.trace import Trace
+from baton.world import World
+
+
+def architecture(name: str) -> Architecture:
+    """The registered architecture ``name`` (or a ``module:attr`` target)."""
+    found = ARCHITECTURES.get(name)
+    if isinstance(found, Architecture):
+        return found
+    if callable(found):
+        return Architecture(name, found)  # type: ignore[arg-type]
+    raise ConfigError(f"architecture {name!r}: expected an Architecture or an async function, "
+                      f"got {type(found).__name__}")
+
+
+def supports_mode(system: SystemConfig, mode: str) -> bool:
+    """Whether ``system``'s architecture can run in ``mode`` ('system' always can)."""
+    hop = parse_mode(mode)
+    return hop is None or hop in architecture(system.architecture).isolated_hops
+
+
+async def run_task(task: GoldenTask, system: SystemConfig, vendor: str, *, clients: ClientSource,
+                   trial: int = 0, seed: int = 0, mode: str = "system") -> Trace:
+    """Run ``task`` on ``system`` with ``vendor`` as the default vendor of every role.
+
+    Never raises for model or tool failures: they are recorded in the trace (``Hop.error``;
+    a vendor failing after its retries sets ``Hop.infra_error`` and ``Trace.infra_error`` and
+    stops the run). Raises :class:`ConfigError` for an unknown architecture or an unsupported mode.
+    """
+    isolated = parse_mode(mode)
+    arch = architecture(system.architecture)
+    if isolated is not None and isolated not in arch.isolated_hops:
+        supported = ", ".join(arch.isolated_hops) or "none"
+        raise ConfigError(f"system {system.name!r}: architecture {arch.name!r} cannot run mode {mode!r} "
+                          f"(isolated hops: {supported})")
+    trace = Trace(task_id=task.id, task_version=task.version, system=system.name, architecture=arch.name,
+                  trial=trial, seed=seed, mode=mode)
+    ctx = RunContext(task=task, system=system, vendor=vendor, clients=clients, trace=trace, world=World(task),
+                     trial=trial, seed=seed, isolated=isolated)
+    started = time.perf_counter()
+    try:
+        await arch.run(ctx)
+    except* RunStopped:  # already recorded; may arrive wrapped by the MCP session's task group
+        pass
+    trace.latency_s = time.perf_counter() - started
+    trace.final_state = ctx.world.snapshot()
+    trace.usage = trace.total_usage()
+    trace.usage.add(ctx.unattributed)
+    return trace
