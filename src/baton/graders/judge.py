@@ -1,0 +1,115 @@
+"""Optional LLM judge for open-ended answers (off by default; never part of system success).
+
+:func:`judge_answer` asks any :class:`~baton.model.ModelClient` for a structured verdict on a
+run's answer, given the task's request, gold outcome, required facts, forbidden claims and the
+actions the run performed. It returns a record of the judge's vendor, model, prompt and verdict,
+which callers store as ``RunGrade.judge`` (:func:`grade_run_with_judge` does both).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from baton.graders import grade_run
+from baton.graders.calls import observed_calls
+from baton.model import InfraError, Message, ModelClient
+from baton.result import RunGrade
+from baton.task import GoldenTask
+from baton.trace import Trace
+
+JUDGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "verdict": {"type": "string", "enum": ["pass", "fail"]},
+        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "reasons": {"type": "string"},
+        "missing": {"type": "array", "items": {"type": "string"}},
+    },
+    "required": ["verdict", "score", "reasons", "missing"],
+    "additionalProperties": False,
+}
+
+_SYSTEM = (
+    "You grade one answer of a customer-support system against a reference. Judge only what the "
+    "answer says and the actions listed as performed. The answer passes if it states every "
+    "required fact (any wording), makes none of the forbidden claims, does not claim actions that "
+    "were not performed, and takes the expected course (act, answer, refuse, ask or escalate). "
+    "Reply with JSON only: {\"verdict\": \"pass\"|\"fail\", \"score\": 0..1, \"reasons\": str, "
+    "\"missing\": [required fact ids not stated]}."
+)
+
+
+def judge_messages(task: GoldenTask, trace: Trace) -> list[Message]:
+    """The judge's prompt for one run."""
+    gold = task.gold
+    performed = [f"{c.name}({json.dumps(c.arguments, sort_keys=True)})"
+                 for c in observed_calls(task, trace) if c.write]
+    lines = [
+        f"Customer request: {task.request}",
+        *(f"Earlier {t.role} turn: {t.content}" for t in task.conversation),
+        f"Operating policy: {task.policy or '(none)'}",
+        f"Expected course: {gold.outcome}",
+        "Required facts (id: accepted forms):",
+        *(f"- {f.id}: {' | '.join(f.forms)}" for f in gold.facts),
+        "Forbidden claims:",
+        *(f"- {c}" for c in gold.forbidden_claims),
+        f"Reference notes: {gold.notes or '(none)'}",
+        f"Actions performed: {', '.join(performed) or 'none'}",
+        "Answer to grade:",
+        trace.answer,
+    ]
+    return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+
+
+def _verdict(parsed: Any) -> tuple[dict[str, Any] | None, str | None]:
+    if not isinstance(parsed, dict):
+        return None, "the judge did not return a JSON object"
+    verdict, score = parsed.get("verdict"), parsed.get("score")
+    if verdict not in ("pass", "fail"):
+        return None, f"verdict must be 'pass' or 'fail', got {verdict!r}"
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1:
+        return None, f"score must be a number in [0, 1], got {score!r}"
+    missing = parsed.get("missing") or []
+    return {"verdict": verdict, "score": float(score), "reasons": str(parsed.get("reasons", "")),
+            "missing": [str(m) for m in missing] if isinstance(missing, list) else []}, None
+
+
+async def judge_answer(task: GoldenTask, trace: Trace, client: ModelClient) -> dict[str, Any]:
+    """Ask ``client`` for a verdict on ``trace.answer``; never raises for the judge's failures.
+
+    Returns ``{vendor, model, prompt, verdict, score, reasons, missing, raw, error}``; ``verdict``
+    is None (and ``error`` says why) when the judge was unavailable or answered badly.
+    """
+    messages = judge_messages(task, trace)
+    record: dict[str, Any] = {"vendor": client.vendor_name, "model": client.model_name,
+                              "prompt": messages, "verdict": None, "score": None, "reasons": "",
+                              "missing": [], "raw": "", "error": None}
+    try:
+        response = await client.chat(messages, schema=JUDGE_SCHEMA, schema_name="judge_verdict",
+                                     temperature=0.0)
+    except InfraError as exc:
+        record["error"] = f"judge unavailable: {exc}"
+        return record
+    record["raw"] = response.text
+    parsed = response.parsed
+    if parsed is None and response.text:
+        try:
+            parsed = json.loads(response.text)
+        except json.JSONDecodeError:
+            parsed = None
+    verdict, error = _verdict(parsed)
+    if verdict is None:
+        record["error"] = error if response.error is None else f"{response.error}; {error}"
+    else:
+        record.update(verdict)
+    return record
+
+
+async def grade_run_with_judge(task: GoldenTask, trace: Trace, client: ModelClient) -> RunGrade:
+    """:func:`~baton.graders.grade_run` plus the judge's record in ``RunGrade.judge``
+    (infrastructure-error runs are not judged)."""
+    grade = grade_run(task, trace)
+    if grade.status == "error":
+        return grade
+    return grade.model_copy(update={"judge": await judge_answer(task, trace, client)})
