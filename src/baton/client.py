@@ -1,0 +1,497 @@
+"""The one model client: any OpenAI-compatible endpoint through ``openai.AsyncOpenAI``.
+
+:class:`VendorClient` implements :class:`baton.model.ModelClient` for one vendor profile: it
+retries 429/5xx/timeouts/connection errors with tenacity (honouring ``Retry-After``), raises
+:class:`InfraError` once retries are spent, records latency, tokens, cost and retries, speaks
+the profile's structured-output dialect, and consults an optional response cache.
+:class:`ClientPool` hands out one client per profile and starts/stops the embedded vendors
+(the simulated vendor and the local model) that a run uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+import openai
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
+
+from baton.errors import ConfigError
+from baton.model import ChatResponse, InfraError, Message, RequestedToolCall
+from baton.trace import Usage
+from baton.vendor_config import resolve
+from baton.vendors import VendorProfile
+
+log = logging.getLogger(__name__)
+
+KEYLESS = "baton-no-key"  # sent to endpoints that need no key (local, sim, most vLLM/Ollama servers)
+_RETRY_AFTER_CAP_S = 60.0
+_SECRETISH = re.compile(r"\b(?:sk|pk|rk|key)[-_][A-Za-z0-9_\-*.]{3,}", re.I)
+
+
+class ResponseCache(Protocol):
+    """What the client needs of a cache (``baton.cache`` provides the disk one)."""
+
+    def get(self, key: str) -> dict[str, Any] | None: ...
+
+    def put(self, key: str, value: dict[str, Any]) -> None: ...
+
+
+# --- ChatResponse <-> dict -------------------------------------------------------------------
+
+def response_to_dict(response: ChatResponse) -> dict[str, Any]:
+    """A JSON-serialisable form of a response (for the cache and for traces)."""
+    return {
+        "text": response.text,
+        "tool_calls": [{"id": c.id, "name": c.name, "arguments": c.arguments, "raw_arguments": c.raw_arguments,
+                        "error": c.error} for c in response.tool_calls],
+        "parsed": response.parsed,
+        "error": response.error,
+        "usage": response.usage.model_dump(),
+        "latency_s": response.latency_s,
+        "vendor": response.vendor,
+        "model": response.model,
+        "finish_reason": response.finish_reason,
+    }
+
+
+def response_from_dict(data: Mapping[str, Any]) -> ChatResponse:
+    """The inverse of :func:`response_to_dict`."""
+    return ChatResponse(
+        text=data.get("text", ""),
+        tool_calls=[RequestedToolCall(id=c["id"], name=c["name"], arguments=c.get("arguments") or {},
+                                      raw_arguments=c.get("raw_arguments", ""), error=c.get("error"))
+                    for c in data.get("tool_calls") or ()],
+        parsed=data.get("parsed"),
+        error=data.get("error"),
+        usage=Usage.model_validate(data.get("usage") or {}),
+        latency_s=float(data.get("latency_s", 0.0)),
+        vendor=data.get("vendor", ""),
+        model=data.get("model", ""),
+        finish_reason=data.get("finish_reason"),
+    )
+
+
+def cache_key(vendor: str, model: str, messages: Sequence[Message], tools: Sequence[dict[str, Any]] | None,
+              response_format: Any, temperature: float, max_tokens: int | None, seed: int | None) -> str:
+    """sha256 of the canonical JSON of everything that determines a response."""
+    payload = [vendor, model, messages, tools, response_format, temperature, max_tokens, seed]
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+# --- structured output dialects --------------------------------------------------------------
+
+def structured_request(dialect: str, schema: dict[str, Any], schema_name: str,
+                       messages: Sequence[Message]) -> tuple[dict[str, Any], Sequence[Message]]:
+    """Request arguments (and possibly amended messages) asking for JSON that fits ``schema``."""
+    if dialect == "json_schema":
+        return {"response_format": {"type": "json_schema",
+                                    "json_schema": {"name": schema_name, "schema": schema, "strict": True}}}, messages
+    if dialect == "json_object_schema":
+        return {"response_format": {"type": "json_object", "schema": schema}}, messages
+    if dialect == "tools":
+        tool = {"type": "function", "function": {"name": schema_name, "description": "Return the answer.",
+                                                 "parameters": schema}}
+        return {"tools": [tool], "tool_choice": {"type": "function", "function": {"name": schema_name}}}, messages
+    if dialect == "prompt":
+        instruction = ("Respond with only a JSON object, no prose, that conforms to this JSON schema:\n"
+                       + json.dumps(schema))
+        if messages and messages[0].get("role") == "system":
+            first = dict(messages[0])
+            first["content"] = f"{first.get('content') or ''}\n\n{instruction}"
+            return {}, [first, *messages[1:]]
+        return {}, [{"role": "system", "content": instruction}, *messages]
+    raise ConfigError(f"unknown structured_output dialect {dialect!r}")
+
+
+def extract_json(text: str) -> tuple[dict[str, Any] | None, str | None]:
+    """The JSON object in a model's text (bare, fenced, or surrounded by prose), or an error."""
+    stripped = text.strip()
+    try:
+        value = json.loads(stripped)
+    except ValueError:
+        value = None
+        start, end = stripped.find("{"), stripped.rfind("}")
+        if start != -1 and end > start:
+            try:
+                value = json.loads(stripped[start:end + 1])
+            except ValueError:
+                value = None
+        if value is None:
+            return None, f"malformed JSON in the model's output: {stripped[:80]!r}"
+    if not isinstance(value, dict):
+        return None, f"expected a JSON object, got {type(value).__name__}"
+    return value, None
+
+
+# --- retries ---------------------------------------------------------------------------------
+
+def _retryable(exc: BaseException) -> bool:
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return True
+    if isinstance(exc, openai.APIStatusError):
+        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    return False
+
+
+def _retry_after(exc: BaseException | None) -> float | None:
+    if not isinstance(exc, openai.APIStatusError):
+        return None
+    headers = exc.response.headers
+    value = headers.get("retry-after-ms")
+    if value is not None:
+        try:
+            return float(value) / 1000
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+class _Wait:
+    """Retry-After when the server says so, else exponential backoff from ``base_s``."""
+
+    def __init__(self, base_s: float, cap_s: float) -> None:
+        self.base_s = base_s
+        self.cap_s = cap_s
+
+    def __call__(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        after = _retry_after(exc)
+        if after is not None:
+            return min(after, _RETRY_AFTER_CAP_S)
+        return min(self.cap_s, self.base_s * 2 ** (state.attempt_number - 1))
+
+
+def _describe(exc: BaseException, secret: str | None) -> str:
+    if isinstance(exc, openai.APIStatusError):
+        text = f"HTTP {exc.status_code} ({type(exc).__name__})"
+        if exc.status_code not in (401, 403):
+            text += f": {exc.message}"
+    elif isinstance(exc, openai.APITimeoutError):
+        text = "request timed out"
+    elif isinstance(exc, openai.APIConnectionError):
+        text = "connection error"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    return redact(text, secret)
+
+
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with the key (and anything shaped like a key) blanked out."""
+    if secret:
+        text = text.replace(secret, "***")
+    return _SECRETISH.sub("***", text)
+
+
+# --- the client ------------------------------------------------------------------------------
+
+class VendorClient:
+    """:class:`baton.model.ModelClient` for one vendor profile over an OpenAI-compatible endpoint.
+
+    ``endpoint`` (used by :class:`ClientPool`) is awaited once before the first call and returns
+    the base URL of an embedded vendor that it starts on demand."""
+
+    def __init__(self, profile: VendorProfile, *, cache: ResponseCache | None = None,
+                 http_client: Any | None = None, backoff_s: float = 0.5, backoff_cap_s: float = 20.0,
+                 endpoint: Callable[[], Awaitable[str]] | None = None) -> None:
+        self._profile = profile
+        self._cache = cache
+        self._http_client = http_client
+        self._endpoint = endpoint
+        self._wait = _Wait(backoff_s, backoff_cap_s)
+        self._client: openai.AsyncOpenAI | None = None
+        self._start_lock: asyncio.Lock | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self._sem_loop: asyncio.AbstractEventLoop | None = None
+        self._sim = profile.kind == "sim"
+        if endpoint is None:
+            if profile.base_url is None:
+                raise ConfigError(f"vendor profile '{profile.name}': base_url: required for kind "
+                                  f"'{profile.kind}' outside a ClientPool")
+            self._client = self._make_client(profile.base_url)
+
+    def __repr__(self) -> str:
+        return f"VendorClient({self._profile.name!r}, model={self._profile.model!r})"
+
+    @property
+    def profile(self) -> VendorProfile:
+        return self._profile
+
+    @property
+    def vendor_name(self) -> str:
+        return self._profile.name
+
+    @property
+    def model_name(self) -> str:
+        return self._profile.model
+
+    @property
+    def simulated(self) -> bool:
+        return self._profile.simulated
+
+    def _make_client(self, base_url: str) -> openai.AsyncOpenAI:
+        return openai.AsyncOpenAI(base_url=base_url, api_key=self._api_key, max_retries=0,
+                                  timeout=self._profile.timeout_s, http_client=self._http_client)
+
+    async def _api_key(self) -> str:
+        env = self._profile.api_key_env
+        if env is None:
+            return KEYLESS
+        value = os.environ.get(env)
+        if not value:
+            raise InfraError(f"vendor '{self._profile.name}': environment variable {env} is not set")
+        return value
+
+    def _secret(self) -> str | None:
+        env = self._profile.api_key_env
+        return os.environ.get(env) if env else None
+
+    async def _openai(self) -> openai.AsyncOpenAI:
+        if self._client is not None:
+            return self._client
+        if self._endpoint is None:
+            assert self._profile.base_url is not None
+            self._client = self._make_client(self._profile.base_url)
+            return self._client
+        if self._start_lock is None:
+            self._start_lock = asyncio.Lock()
+        async with self._start_lock:
+            if self._client is None:
+                assert self._endpoint is not None
+                self._client = self._make_client(await self._endpoint())
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the underlying HTTP client."""
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    def _semaphore(self) -> asyncio.Semaphore:
+        loop = asyncio.get_running_loop()
+        if self._sem is None or self._sem_loop is not loop:
+            self._sem = asyncio.Semaphore(self._profile.max_concurrency)
+            self._sem_loop = loop
+        return self._sem
+
+    async def chat(self, messages: Sequence[Message], *, tools: Sequence[dict[str, Any]] | None = None,
+                   schema: dict[str, Any] | None = None, schema_name: str = "output",
+                   temperature: float = 0.0, max_tokens: int | None = None,
+                   seed: int | None = None) -> ChatResponse:
+        profile = self._profile
+        key = None
+        if self._cache is not None and temperature == 0:
+            structured = [schema, schema_name, profile.structured_output] if schema is not None else None
+            key = cache_key(profile.name, profile.model, messages, tools, structured, temperature, max_tokens, seed)
+            hit = self._cache.get(key)
+            if hit is not None:
+                cached = response_from_dict(hit)
+                cached.usage = Usage(input_tokens=cached.usage.input_tokens, output_tokens=cached.usage.output_tokens,
+                                     calls=1, cached_calls=1)
+                cached.latency_s = 0.0
+                return cached
+
+        kwargs: dict[str, Any] = {"model": profile.model, "temperature": temperature}
+        if tools:
+            kwargs["tools"] = tools
+            kwargs["tool_choice"] = "auto"  # the OpenAI default, spelled out: llama.cpp treats none as "none"
+        if schema is not None:
+            extra, messages = structured_request(profile.structured_output, schema, schema_name, messages)
+            kwargs.update(extra)
+        kwargs["messages"] = messages
+        if max_tokens is not None:
+            kwargs["max_tokens"] = max_tokens
+        if seed is not None:
+            kwargs["seed"] = seed
+
+        client = await self._openai()
+        attempts = 0
+        started = time.perf_counter()
+        async with self._semaphore():
+            try:
+                async for attempt in AsyncRetrying(stop=stop_after_attempt(profile.retries + 1),
+                                                   retry=retry_if_exception(_retryable), wait=self._wait,
+                                                   reraise=True):
+                    with attempt:
+                        if self._sim:
+                            kwargs["extra_headers"] = {"x-baton-attempt": str(attempts)}
+                        attempts += 1
+                        completion = await client.chat.completions.create(**kwargs)
+            except openai.OpenAIError as exc:
+                message = (f"vendor '{profile.name}' failed after {attempts} attempt(s): "
+                           f"{_describe(exc, self._secret())}")
+                log.warning(message)
+                raise InfraError(message) from None
+        latency = time.perf_counter() - started
+        response = self._read(completion, schema, latency, attempts - 1)
+        if key is not None:
+            self._cache.put(key, response_to_dict(response))  # type: ignore[union-attr]
+        return response
+
+    def _read(self, completion: Any, schema: dict[str, Any] | None, latency: float, retries: int) -> ChatResponse:
+        profile = self._profile
+        usage = completion.usage
+        tin = usage.prompt_tokens if usage else 0
+        tout = usage.completion_tokens if usage else 0
+        response = ChatResponse(
+            usage=Usage(input_tokens=tin, output_tokens=tout, cost_usd=profile.cost_usd(tin, tout), calls=1,
+                        retries=retries),
+            latency_s=latency, vendor=profile.name, model=completion.model or profile.model)
+        if not completion.choices:
+            response.error = "the vendor returned no choices"
+            return response
+        choice = completion.choices[0]
+        message = choice.message
+        response.finish_reason = choice.finish_reason
+        response.text = message.content or ""
+        for call in message.tool_calls or ():
+            fn = getattr(call, "function", None)
+            if fn is None:
+                continue
+            raw = fn.arguments or ""
+            try:
+                arguments = json.loads(raw) if raw.strip() else {}
+                error = None if isinstance(arguments, dict) else "tool arguments are not a JSON object"
+            except ValueError as exc:
+                arguments, error = {}, f"tool arguments are not valid JSON: {exc}"
+            if not isinstance(arguments, dict):
+                arguments = {}
+            response.tool_calls.append(RequestedToolCall(id=call.id, name=fn.name, arguments=arguments,
+                                                         raw_arguments=raw, error=error))
+        if schema is not None:
+            if profile.structured_output == "tools":
+                forced = [c for c in response.tool_calls if c.name]
+                if not forced:
+                    response.error = "the model did not call the structured-output function"
+                elif forced[0].error:
+                    response.error = f"malformed JSON in the model's output: {forced[0].error}"
+                else:
+                    response.parsed = forced[0].arguments
+                    response.text = response.text or forced[0].raw_arguments
+                response.tool_calls = []
+            else:
+                response.parsed, response.error = extract_json(response.text)
+        return response
+
+
+# --- the pool --------------------------------------------------------------------------------
+
+class ClientPool:
+    """One client per vendor profile, and the embedded vendors those clients need.
+
+    ``async with ClientPool(profiles) as pool: client = pool.client("sim-frontier")``. The
+    simulated vendor (one server for every ``kind = "sim"`` profile without a ``base_url``) and
+    the local model (``kind = "local"``) start on the first call that needs them and stop when the
+    pool closes, also on error and on Ctrl-C."""
+
+    def __init__(self, profiles: Mapping[str, VendorProfile], *, cache: ResponseCache | None = None,
+                 http_client: Any | None = None, backoff_s: float = 0.5) -> None:
+        self._profiles = dict(profiles)
+        self._cache = cache
+        self._http_client = http_client
+        self._backoff_s = backoff_s
+        self._clients: dict[str, VendorClient] = {}
+        self._sim_server: Any = None
+        self._local_servers: dict[str, Any] = {}
+        self._lock: asyncio.Lock | None = None
+
+    def profile(self, name: str) -> VendorProfile:
+        return resolve(self._profiles, name)
+
+    @property
+    def profiles(self) -> dict[str, VendorProfile]:
+        return dict(self._profiles)
+
+    def client(self, name: str) -> VendorClient:
+        """The client for profile ``name`` (one per name for the pool's lifetime)."""
+        client = self._clients.get(name)
+        if client is None:
+            profile = self.profile(name)
+            endpoint = None
+            if profile.kind == "sim" and profile.base_url is None:
+                endpoint = self._sim_endpoint
+            elif profile.kind == "local" and profile.base_url is None:
+                async def endpoint(profile: VendorProfile = profile) -> str:
+                    return await self._local_endpoint(profile)
+            client = VendorClient(profile, cache=self._cache, http_client=self._http_client,
+                                  backoff_s=self._backoff_s, endpoint=endpoint)
+            self._clients[name] = client
+        return client
+
+    def _guard(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    async def _sim_endpoint(self) -> str:
+        from baton.sim.server import SimServer
+
+        async with self._guard():
+            if self._sim_server is None:
+                server = SimServer.from_profiles(self._profiles)
+                await server.astart()
+                self._sim_server = server
+            return self._sim_server.base_url
+
+    async def _local_endpoint(self, profile: VendorProfile) -> str:
+        from baton.local_model import LocalModelServer
+
+        async with self._guard():
+            server = self._local_servers.get(profile.name)
+            if server is None:
+                server = LocalModelServer.from_profile(profile)
+                await asyncio.to_thread(server.start)
+                self._local_servers[profile.name] = server
+            return server.base_url
+
+    async def aclose(self) -> None:
+        """Stop every embedded vendor this pool started and close the HTTP clients."""
+        sim, self._sim_server = self._sim_server, None
+        local_servers, self._local_servers = list(self._local_servers.values()), {}
+        clients, self._clients = list(self._clients.values()), {}
+        try:
+            for client in clients:
+                with contextlib.suppress(Exception):  # a client bound to a finished loop: nothing to free
+                    await client.aclose()
+        finally:
+            try:
+                for server in local_servers:
+                    await asyncio.to_thread(server.stop)
+            finally:
+                if sim is not None:
+                    await sim.astop()
+
+    def close(self) -> None:
+        """Best-effort synchronous stop of the embedded vendors (outside a running loop)."""
+        for server in self._local_servers.values():
+            server.stop()
+        self._local_servers = {}
+        if self._sim_server is not None:
+            self._sim_server.stop()
+            self._sim_server = None
+
+    async def __aenter__(self) -> ClientPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()

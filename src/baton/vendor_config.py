@@ -1,0 +1,136 @@
+"""Load vendor profiles: Baton's builtin ones, then the project's, then an explicit file.
+
+Sources, later ones overriding earlier ones by profile name:
+
+1. the builtin profiles (``baton/data/vendors.toml``): ``sim-frontier``, ``sim-small``,
+   ``sim-flaky`` (the simulated vendor) and ``local-smollm2`` (the embedded real model);
+2. ``runners/vendors.toml`` in the project directory, one table per profile name;
+3. ``[tool.baton.vendors.NAME]`` tables in the project's ``pyproject.toml``;
+4. an explicit file (``extra_file``), same format as ``runners/vendors.toml``.
+
+Any OpenAI-compatible endpoint is a profile. Examples::
+
+    [openai-gpt4o-mini]                  # OpenAI
+    base_url = "https://api.openai.com/v1"
+    model = "gpt-4o-mini"
+    api_key_env = "OPENAI_API_KEY"       # the variable's NAME; never put the key here
+    price_input_per_mtok = 0.15
+    price_output_per_mtok = 0.60
+    max_concurrency = 16
+    structured_output = "json_schema"
+
+    [vllm-qwen]                          # a vLLM server
+    base_url = "http://gpu-box:8000/v1"
+    model = "Qwen/Qwen2.5-7B-Instruct"
+    structured_output = "json_schema"
+
+    [ollama-llama3]                      # Ollama's OpenAI-compatible endpoint
+    base_url = "http://localhost:11434/v1"
+    model = "llama3.1"
+    structured_output = "json_schema"
+    timeout_s = 120
+
+A profile with ``kind = "sim"`` is served by Baton's simulated vendor; its knobs go in a
+``[NAME.sim]`` table (see :class:`baton.sim.knobs.SimKnobs`). ``structured_output`` is one of
+``json_schema`` (OpenAI), ``json_object_schema`` (llama.cpp), ``tools`` (a forced function
+call) or ``prompt`` (schema in the system prompt, JSON extracted from the reply).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from baton.errors import ConfigError
+from baton.sim.knobs import SimKnobs
+from baton.vendors import VendorProfile
+
+BUILTIN_SOURCE = "baton/data/vendors.toml"
+
+
+def builtin_profiles() -> dict[str, VendorProfile]:
+    """The profiles Baton ships with."""
+    text = resources.files("baton").joinpath("data/vendors.toml").read_text(encoding="utf-8")
+    return _profiles_from_tables(tomllib.loads(text), BUILTIN_SOURCE)
+
+
+def load_profiles(project_dir: Path | None = None, extra_file: Path | None = None) -> dict[str, VendorProfile]:
+    """All profiles visible to a project, by name (see the module docstring for the order)."""
+    profiles = builtin_profiles()
+    if project_dir is not None:
+        project_dir = Path(project_dir)
+        runners_file = project_dir / "runners" / "vendors.toml"
+        if runners_file.is_file():
+            profiles.update(_profiles_from_tables(_read_toml(runners_file), str(runners_file)))
+        pyproject = project_dir / "pyproject.toml"
+        if pyproject.is_file():
+            tables = _read_toml(pyproject).get("tool", {}).get("baton", {}).get("vendors", {})
+            if not isinstance(tables, dict):
+                raise ConfigError(f"{pyproject}: tool.baton.vendors: expected a table of profiles")
+            profiles.update(_profiles_from_tables(tables, f"{pyproject} [tool.baton.vendors]"))
+    if extra_file is not None:
+        extra_file = Path(extra_file)
+        if not extra_file.is_file():
+            raise ConfigError(f"{extra_file}: vendor file not found")
+        profiles.update(_profiles_from_tables(_read_toml(extra_file), str(extra_file)))
+    return profiles
+
+
+def resolve(profiles: Mapping[str, VendorProfile], name: str) -> VendorProfile:
+    """The profile called ``name``; a :class:`ConfigError` listing the known ones otherwise."""
+    try:
+        return profiles[name]
+    except KeyError:
+        known = ", ".join(sorted(profiles)) or "(none)"
+        raise ConfigError(f"unknown vendor profile '{name}'; known profiles: {known}") from None
+
+
+def parse_profile(name: str, table: Mapping[str, Any], source: str) -> VendorProfile:
+    """Validate one profile table; errors name the source, the profile and the field."""
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{source}: vendor profile '{name}': expected a table, got {type(table).__name__}")
+    data = dict(table)
+    data.setdefault("name", name)
+    if data["name"] != name:
+        raise ConfigError(f"{source}: vendor profile '{name}': name: must match the table name, "
+                          f"got {data['name']!r}")
+    try:
+        profile = VendorProfile.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: vendor profile '{name}': {_describe(exc)}") from None
+    if profile.kind == "sim":
+        try:
+            SimKnobs.model_validate(profile.sim)
+        except ValidationError as exc:
+            raise ConfigError(f"{source}: vendor profile '{name}': {_describe(exc, 'sim')}") from None
+    return profile
+
+
+def _describe(exc: ValidationError, prefix: str = "") -> str:
+    """pydantic's errors as 'field.path: what was expected (got value)'."""
+    parts = []
+    for err in exc.errors(include_url=False):
+        loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]]) or "profile"
+        value = err.get("input")
+        got = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {value!r})"
+        parts.append(f"{loc}: {err['msg']}{got}")
+    return "; ".join(parts)
+
+
+def _profiles_from_tables(tables: Mapping[str, Any], source: str) -> dict[str, VendorProfile]:
+    return {name: parse_profile(name, table, source) for name, table in tables.items()}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None

