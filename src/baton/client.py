@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -19,6 +20,7 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import openai
@@ -86,6 +88,28 @@ def cache_key(vendor: str, model: str, messages: Sequence[Message], tools: Seque
     payload = [vendor, model, messages, tools, response_format, temperature, max_tokens, seed]
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def cache_identity(profile: VendorProfile) -> str:
+    """What, besides the request, determines a vendor's responses: its name, and for the embedded
+    vendors their settings and (simulated vendor) the simulator's own code, so a cache never
+    replays answers from an older simulator or other knobs."""
+    if profile.kind == "sim":
+        settings = json.dumps(profile.sim, sort_keys=True, default=str)
+        return f"{profile.name}|sim:{_sim_code_fingerprint()}|{settings}"
+    if profile.kind == "local":
+        return f"{profile.name}|local:{json.dumps(profile.local, sort_keys=True, default=str)}"
+    return profile.name
+
+
+@functools.lru_cache(maxsize=1)
+def _sim_code_fingerprint() -> str:
+    import baton.sim
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(baton.sim.__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 # --- structured output dialects --------------------------------------------------------------
@@ -216,6 +240,7 @@ class VendorClient:
                  endpoint: Callable[[], Awaitable[str]] | None = None) -> None:
         self._profile = profile
         self._cache = cache
+        self._cache_identity = cache_identity(profile)
         self._http_client = http_client
         self._endpoint = endpoint
         self._wait = _Wait(backoff_s, backoff_cap_s)
@@ -302,7 +327,8 @@ class VendorClient:
         key = None
         if self._cache is not None and temperature == 0:
             structured = [schema, schema_name, profile.structured_output] if schema is not None else None
-            key = cache_key(profile.name, profile.model, messages, tools, structured, temperature, max_tokens, seed)
+            key = cache_key(self._cache_identity, profile.model, messages, tools, structured, temperature,
+                            max_tokens, seed)
             hit = self._cache.get(key)
             if hit is not None:
                 cached = response_from_dict(hit)
