@@ -1,0 +1,236 @@
+"""Baton's overhead over the bare ``openai`` client: ``python bench/overhead.py``.
+
+Workload: N single-call tasks (distinct variants of a fixture task, so nothing repeats) against
+the simulated vendor over loopback HTTP at a fixed latency, with a fixed concurrency.
+
+* **bare**: one ``openai.AsyncOpenAI`` client making the same N calls (the naive system's
+  messages) with ``asyncio.gather`` under a semaphore of the same size.
+* **baton**: the ``naive`` system through the run engine: each task run, graded, and its result
+  with the full trace appended to ``results.jsonl`` (fsync per batch); response cache bypassed.
+
+The simulated vendor runs in its own process, so its CPU does not compete with the measured
+process. The two sides alternate for ``--repeat`` rounds; the medians and their ratio are
+printed, with CPU time per call. Target: baton <= 1.15x bare wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import io
+import os
+import platform
+import pstats
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+
+from baton import __version__
+from baton.client import ClientPool
+from baton.engine import Matrix, run_matrix
+from baton.fixtures import load_tasks
+from baton.runners import prompts, run_task
+from baton.runners.context import call_seed
+from baton.systems import BUILTIN_SYSTEMS
+from baton.task import GoldenTask
+from baton.vendors import VendorProfile
+
+REPO = Path(__file__).resolve().parent.parent
+BASE_TASK = REPO / "fixtures" / "billing" / "tasks" / "refund-unauthorized-4471.yaml"
+VENDOR = "bench-sim"
+
+
+def machine_info() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"machine: {platform.platform()}; {os.cpu_count()} CPUs ({cpu}); "
+            f"Python {platform.python_version()} ({platform.python_implementation()}); "
+            f"baton {__version__}, openai {openai.__version__}, httpx {httpx.__version__}")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def sim_server(latency_ms: float) -> Iterator[str]:
+    """The simulated vendor in a child process; yields its base URL."""
+    port = _free_port()
+    code = ("from baton.sim.knobs import SimKnobs; from baton.sim.server import serve_forever; "
+            f"serve_forever({{{VENDOR!r}: SimKnobs(latency_ms={latency_ms!r})}}, '127.0.0.1', {port})")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise RuntimeError("the simulated vendor did not start")
+            time.sleep(0.05)
+        yield f"{base}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def variants(n: int) -> list[GoldenTask]:
+    """``n`` distinct tasks: the base task with a numbered id and request."""
+    (base,) = load_tasks(BASE_TASK)
+    slug = base.id.split("/", 1)[1]
+    return [base.model_copy(update={"id": f"{base.domain}/{slug}-{i:05d}",
+                                    "request": f"{base.request} (ticket {i})"}) for i in range(n)]
+
+
+async def bare(tasks: list[GoldenTask], base_url: str, concurrency: int) -> None:
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="bench", max_retries=0)
+    sem = asyncio.Semaphore(concurrency)
+
+    async def one(task: GoldenTask) -> str:
+        async with sem:
+            completion = await client.chat.completions.create(
+                model=VENDOR, messages=prompts.naive(task), temperature=0.0, seed=call_seed(0, 0))
+            return completion.choices[0].message.content or ""
+
+    try:
+        answers = await asyncio.gather(*(one(t) for t in tasks))
+        assert all(answers)
+    finally:
+        await client.close()
+
+
+async def baton(tasks: list[GoldenTask], base_url: str, concurrency: int, run_dir: Path) -> None:
+    profile = _profile(base_url, concurrency)
+    matrix = Matrix(tasks=tasks, systems=[BUILTIN_SYSTEMS["naive"]], vendors=[VENDOR], trials=1, seed=0)
+    summary = await run_matrix(matrix, profiles={VENDOR: profile}, run_dir=run_dir, concurrency=concurrency,
+                               use_cache=False)
+    assert summary.completed == len(tasks) and summary.errors == 0, summary
+
+
+def _profile(base_url: str, concurrency: int) -> VendorProfile:
+    return VendorProfile(name=VENDOR, kind="sim", base_url=base_url, model=VENDOR, max_concurrency=concurrency,
+                         retries=0)
+
+
+async def client_only(tasks: list[GoldenTask], base_url: str, concurrency: int) -> None:
+    """Layer: Baton's VendorClient making the calls, nothing else."""
+    async with ClientPool({VENDOR: _profile(base_url, concurrency)}) as pool:
+        client = pool.client(VENDOR)
+        await asyncio.gather(*(client.chat(prompts.naive(t), seed=call_seed(0, 0)) for t in tasks))
+
+
+async def runner_only(tasks: list[GoldenTask], base_url: str, concurrency: int) -> None:
+    """Layer: ``run_task`` (naive) through the VendorClient, no engine, grading or storing."""
+    sem = asyncio.Semaphore(concurrency)
+    async with ClientPool({VENDOR: _profile(base_url, concurrency)}) as pool:
+        async def one(task: GoldenTask) -> None:
+            async with sem:
+                await run_task(task, BUILTIN_SYSTEMS["naive"], VENDOR, clients=pool)
+
+        await asyncio.gather(*(one(t) for t in tasks))
+
+
+async def baton_inline(tasks: list[GoldenTask], base_url: str, concurrency: int, run_dir: Path) -> None:
+    """Layer: the engine grading in the event loop instead of a worker process."""
+    matrix = Matrix(tasks=tasks, systems=[BUILTIN_SYSTEMS["naive"]], vendors=[VENDOR], trials=1, seed=0)
+    await run_matrix(matrix, profiles={VENDOR: _profile(base_url, concurrency)}, run_dir=run_dir,
+                     concurrency=concurrency, use_cache=False, grade_worker=False)
+
+
+def layers(tasks: list[GoldenTask], url: str, concurrency: int, tmp: Path, repeat: int) -> None:
+    """CPU of each layer between the bare client and the full engine."""
+    sides = [("bare AsyncOpenAI", bare, ()), ("VendorClient", client_only, ()),
+             ("run_task (naive)", runner_only, ()), ("engine, grading in a worker", baton, ("w",)),
+             ("engine, grading inline", baton_inline, ("i",))]
+    cpu: dict[str, list[float]] = {name: [] for name, _, _ in sides}
+    for round_ in range(repeat):
+        for name, fn, extra in sides:
+            args = (tasks, url, concurrency) + tuple(tmp / f"layer-{e}{round_}" for e in extra)
+            cpu[name].append(timed(fn, *args)[1])
+    print("CPU of the measured process per call, by layer (median of rounds):")
+    base = statistics.median(cpu["bare AsyncOpenAI"])
+    for name, samples in cpu.items():
+        value = statistics.median(samples)
+        print(f"  {name:<30} {value / len(tasks) * 1000:.2f} ms  ({value / base:.2f}x bare)")
+
+
+def timed(fn, *args) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    wall, cpu = time.perf_counter(), time.process_time()
+    asyncio.run(fn(*args))
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=1000)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--repeat", type=int, default=3, help="alternating rounds (medians reported)")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of one baton round")
+    parser.add_argument("--layers", action="store_true",
+                        help="also measure the CPU of each layer (client, runner, engine inline/worker)")
+    args = parser.parse_args(argv)
+
+    load_before = os.getloadavg()[0]
+    print(machine_info())
+    print(f"workload: {args.runs} single-call tasks, simulated vendor in a separate process over loopback "
+          f"HTTP at {args.latency_ms:g} ms, concurrency {args.concurrency}; latency bound "
+          f"{args.runs / args.concurrency * args.latency_ms / 1000:.2f} s")
+    tasks = variants(args.runs)
+    with sim_server(args.latency_ms) as url, tempfile.TemporaryDirectory() as tmp:
+        # warm up both paths (imports, connection set-up, pydantic schema builds)
+        timed(bare, tasks[:100], url, args.concurrency)
+        timed(baton, tasks[:100], url, args.concurrency, Path(tmp) / "warmup")
+        results: dict[str, list[tuple[float, float]]] = {"bare": [], "baton": []}
+        for round_ in range(args.repeat):
+            results["bare"].append(timed(bare, tasks, url, args.concurrency))
+            results["baton"].append(timed(baton, tasks, url, args.concurrency, Path(tmp) / f"run{round_}"))
+        if args.layers:
+            layers(tasks, url, args.concurrency, Path(tmp), args.repeat)
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.enable()
+            timed(baton, tasks, url, args.concurrency, Path(tmp) / "profiled")
+            profiler.disable()
+            out = io.StringIO()
+            pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+            print(out.getvalue())
+    medians, best, cpu_per_call = {}, {}, {}
+    for name, samples in results.items():
+        medians[name] = statistics.median(s[0] for s in samples)
+        best[name] = min(s[0] for s in samples)
+        cpu_per_call[name] = statistics.median(s[1] for s in samples) / args.runs * 1000
+        rounds = ", ".join(f"{s[0]:.3f}" for s in samples)
+        print(f"{name:>5}: wall median {medians[name]:.3f} s, best {best[name]:.3f} s (rounds: {rounds}); "
+              f"CPU of the measured process {cpu_per_call[name]:.2f} ms per call")
+    ratio = medians["baton"] / medians["bare"]
+    verdict = "meets" if ratio <= 1.15 else "misses"
+    print(f"ratio baton/bare: median {ratio:.3f}x ({verdict} the <= 1.15x target), "
+          f"best {best['baton'] / best['bare']:.3f}x, CPU {cpu_per_call['baton'] / cpu_per_call['bare']:.3f}x")
+    print(f"load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

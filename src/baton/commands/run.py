@@ -1,0 +1,145 @@
+"""``baton run``: run tasks × systems × vendors × trials into a run directory.
+
+Defaults come from ``[tool.baton.run]`` in the project's pyproject.toml (see ``baton.matrix``);
+flags override them. ``--resume RUN_DIR`` rebuilds the matrix from the run's manifest (flags
+given again must agree with it) and completes only the runs that are missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Any
+
+from baton.errors import BatonError, ConfigError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "run", help="run the golden set on systems and vendors",
+        description="Run every task on every system and vendor, for a number of trials, and write a "
+                    "run directory (manifest.json, results.jsonl). Defaults come from [tool.baton.run] "
+                    "in pyproject.toml; the default vendor is the simulated sim-frontier.")
+    parser.add_argument("--project", type=Path, default=None,
+                        help="project directory (default: the nearest folder with a pyproject.toml)")
+    parser.add_argument("--tasks", type=Path, default=None, metavar="PATH",
+                        help="golden set: root, domain folder, task file or exported .jsonl/.parquet "
+                             "(default: fixtures/)")
+    parser.add_argument("--task-filter", default=None, metavar="GLOB",
+                        help="only tasks whose id matches a glob, e.g. 'billing/*' (comma-separated)")
+    parser.add_argument("--systems", default=None, metavar="A,B",
+                        help="systems to run (default: naive,rag,multi_agent)")
+    parser.add_argument("--vendors", default=None, metavar="X,Y",
+                        help="vendor profiles, each the default vendor of every role (default: sim-frontier)")
+    parser.add_argument("--vendors-file", type=Path, default=None, metavar="PATH",
+                        help="an extra vendor profile file (TOML, one table per profile)")
+    parser.add_argument("--trials", type=int, default=None, metavar="N", help="trials per cell (default: 1)")
+    parser.add_argument("--seed", type=int, default=None, metavar="S", help="matrix seed (default: 0)")
+    parser.add_argument("--modes", default=None, metavar="M,N",
+                        help="'system' and/or isolated-component modes 'isolated:<hop>' "
+                             "(route|retrieve|draft|act|verify) (default: system)")
+    parser.add_argument("--concurrency", type=int, default=None, metavar="N",
+                        help="runs in flight at once, across vendors (default: 32); each vendor is also "
+                             "held to its profile's max_concurrency")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="run directory to create (default: reports/<UTC timestamp>)")
+    parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                        help="complete an interrupted run: only its missing runs are run")
+    parser.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                        help="response cache directory (default: .baton-cache in the project)")
+    parser.set_defaults(func=run)
+
+
+def _timestamped(base: Path) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate = base / stamp
+    n = 2
+    while candidate.exists():
+        candidate = base / f"{stamp}-{n}"
+        n += 1
+    return candidate
+
+
+def _resume_choices(args: argparse.Namespace) -> dict[str, Any]:
+    """The matrix choices of ``--resume``: the manifest's, overridden by flags given again."""
+    from baton.manifest import read_manifest
+
+    if args.out is not None:
+        raise ConfigError("--resume RUN_DIR and --out DIR are exclusive (the run directory is RUN_DIR)")
+    if not args.resume.is_dir():
+        raise BatonError(f"--resume: {args.resume} is not a directory")
+    manifest = read_manifest(args.resume)
+    stored = manifest.invocation
+    if not stored:
+        raise BatonError(f"{args.resume}/manifest.json: no invocation recorded; cannot rebuild the run's matrix")
+    choices = {"project_dir": Path(stored["project_dir"]) if stored.get("project_dir") else None,
+               "tasks": stored.get("tasks"), "task_filter": stored.get("task_filter"),
+               "systems": stored.get("systems"), "vendors": stored.get("vendors"),
+               "trials": stored.get("trials"), "seed": stored.get("seed"), "modes": stored.get("modes"),
+               "vendors_file": stored.get("vendors_file")}
+    for name in ("tasks", "task_filter", "systems", "vendors", "trials", "seed", "modes", "vendors_file"):
+        value = getattr(args, name)
+        if value is not None:
+            choices[name] = value
+    if args.project is not None:
+        choices["project_dir"] = args.project
+    return choices
+
+
+def run(args: argparse.Namespace) -> int:
+    from baton.engine import prepare_manifest, run_matrix_sync
+    from baton.manifest import read_manifest
+    from baton.matrix import find_project_dir, load_settings, plan_run
+    from baton.progress import default_progress
+    from baton.store import check_same_config
+
+    for flag in ("trials", "concurrency"):
+        value = getattr(args, flag)
+        if value is not None and value < 1:
+            raise ConfigError(f"--{flag}: expected an integer >= 1, got {value}")
+    if args.resume is not None:
+        choices = _resume_choices(args)
+    else:
+        choices = {name: getattr(args, name) for name in
+                   ("tasks", "task_filter", "systems", "vendors", "trials", "seed", "modes", "vendors_file")}
+        choices["project_dir"] = args.project
+    project_dir = (choices.pop("project_dir") or find_project_dir()).resolve()
+    if not project_dir.is_dir():
+        raise ConfigError(f"--project: {project_dir} is not a directory")
+    settings = load_settings(project_dir)
+    plan = plan_run(project_dir, settings=settings, **choices)
+
+    if args.resume is not None:
+        run_dir = args.resume
+    elif args.out is not None:
+        run_dir = args.out
+        if (run_dir / "manifest.json").exists():
+            raise BatonError(f"--out: {run_dir} already holds a run; use --resume {run_dir} to complete it, "
+                             f"or choose another directory")
+    else:
+        run_dir = _timestamped(project_dir / settings.out)
+    concurrency = args.concurrency or settings.concurrency
+    use_cache = settings.cache and not args.no_cache
+    cache_dir = args.cache_dir if args.cache_dir is not None else project_dir / settings.cache_dir
+
+    matrix = plan.matrix
+    manifest = prepare_manifest(matrix, plan.profiles, project_dir=project_dir, invocation=plan.invocation)
+    if args.resume is not None:
+        check_same_config(run_dir, read_manifest(run_dir), manifest)
+    verb = "resuming" if args.resume is not None else "running"
+    print(f"baton run: {verb} {len(matrix)} runs ({len(matrix.tasks)} tasks × {len(matrix.cells)} "
+          f"system/mode cells × {len(matrix.vendors)} vendors × {matrix.trials} trials) in {run_dir}",
+          file=sys.stderr, flush=True)
+    summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir, concurrency=concurrency,
+                              use_cache=use_cache, cache_dir=cache_dir, progress=default_progress(),
+                              manifest=manifest)
+    print(f"run directory: {summary.run_dir}")
+    print(summary.line())
+    if summary.cancelled:
+        print(f"baton run: interrupted; finished runs are stored. Complete it with: "
+              f"baton run --resume {summary.run_dir}", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,324 @@
+"""The results store: one run directory, one append-only JSONL file of :class:`RunResult`.
+
+Layout of a run directory::
+
+    manifest.json    what the results were produced from (see baton.manifest)
+    results.jsonl    one RunResult per line, trace inline, in completion order
+    .lock            held (flock) by the process appending to results.jsonl
+
+**Why JSONL and not SQLite (WAL).** Each record is written once, never updated, and read back
+in full and in bulk (reports, the pytest gate, pandas), which is exactly what an append-only
+text file does best: appends are one ``write`` per batch, a record is one line that ``jq``,
+``grep``, ``pandas.read_json(lines=True)`` and ``datasets`` read directly, and a run directory
+can be copied, diffed, attached to a CI job or committed as a baseline without a database
+driver. SQLite would add a schema for what is one JSON document per run (the trace), and its
+crash safety buys nothing here that a line-oriented format cannot give: the only damage a crash
+can leave in an append-only file is a partial last line, which is detected, dropped with a
+warning and truncated before the next append. Queries over runs go through pandas anyway.
+
+**Durability guarantee.** The engine hands finished results to :meth:`ResultStore.append` in
+batches; ``append`` writes the batch, flushes it and ``fsync``\\ s the file before returning,
+and only then does the engine count those runs as done (progress, summary). So every result
+the engine has acknowledged survives ``kill -9`` and power loss; a crash can lose only runs
+that were still running or whose batch was not yet fsynced, and those are redone by resume.
+Resume never duplicates a key: it skips every key already in the file (:meth:`finished_keys`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from pydantic import ValidationError
+
+from baton.errors import BatonError
+from baton.manifest import (
+    MANIFEST_FILE,
+    Manifest,
+    config_differences,
+    environment_differences,
+    read_manifest,
+    write_manifest,
+)
+from baton.result import RunKey, RunResult
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["LOCK_FILE", "RESULTS_FILE", "ResultStore", "StoreScan", "check_same_config", "iter_results", "scan_results"]
+
+log = logging.getLogger("baton.store")
+
+RESULTS_FILE = "results.jsonl"
+LOCK_FILE = ".lock"
+# model_dump_json writes fields in declaration order: version, then key. A fast path for
+# reading a line's key without parsing its trace; anything else falls back to a full parse.
+_KEY_PREFIX = re.compile(rb'^\{"version":\d+,"key":(\{[^{}]*\})')
+
+
+@dataclass
+class StoreScan:
+    """What a results file holds: finished keys and running totals, without keeping records."""
+
+    keys: set[str] = field(default_factory=set)
+    statuses: Counter[str] = field(default_factory=Counter)
+    cost_usd: float = 0.0
+    calls: int = 0
+    cached_calls: int = 0
+    valid_bytes: int = 0
+    lines: int = 0
+    dropped_tail: bytes = b""
+
+    @property
+    def count(self) -> int:
+        return len(self.keys)
+
+
+def _key_str(key: dict) -> str:
+    return RunKey.model_validate(key).as_str()
+
+
+def _line_key(line: bytes) -> str:
+    match = _KEY_PREFIX.match(line)
+    if match:
+        return _key_str(json.loads(match.group(1)))
+    return _key_str(json.loads(line)["key"])
+
+
+def scan_results(path: Path) -> StoreScan:
+    """Read a results file line by line. A damaged *tail* (a partial or invalid last run of
+    lines) is reported in ``dropped_tail`` and excluded from ``valid_bytes``; a damaged line
+    followed by valid ones is a :class:`BatonError` naming the line."""
+    scan = StoreScan()
+    bad_at: tuple[int, int] | None = None  # (line number, byte offset) of the first bad line
+    offset = 0
+    try:
+        fh = path.open("rb")
+    except FileNotFoundError:
+        return scan
+    with fh:
+        for number, line in enumerate(fh, start=1):
+            record = _parse(line) if line.endswith(b"\n") else None
+            if record is None:
+                if bad_at is None:
+                    bad_at = (number, offset)
+            elif bad_at is not None:
+                raise BatonError(f"{path}: line {bad_at[0]} is not a valid result but later lines are; "
+                                 f"the file was edited or written by two processes. Remove that line "
+                                 f"(or start a new run directory) and resume.")
+            else:
+                key, status, usage = record
+                scan.keys.add(key)
+                scan.statuses[status] += 1
+                scan.cost_usd += float(usage.get("cost_usd", 0.0))
+                scan.calls += int(usage.get("calls", 0))
+                scan.cached_calls += int(usage.get("cached_calls", 0))
+                scan.lines += 1
+            offset += len(line)
+    if bad_at is not None:
+        scan.valid_bytes = bad_at[1]
+        with path.open("rb") as fh:
+            fh.seek(bad_at[1])
+            scan.dropped_tail = fh.read()
+    else:
+        scan.valid_bytes = offset
+    return scan
+
+
+def _parse(line: bytes) -> tuple[str, str, dict] | None:
+    try:
+        data = json.loads(line)
+        return _key_str(data["key"]), str(data["status"]), dict(data.get("usage") or {})
+    except (ValueError, KeyError, TypeError, ValidationError):
+        return None
+
+
+def _describe_tail(tail: bytes) -> str:
+    lines = tail.count(b"\n") + (0 if tail.endswith(b"\n") else 1)
+    return f"{len(tail)} bytes, {lines} partial or invalid line{'s' if lines != 1 else ''}"
+
+
+class ResultStore:
+    """Appends results to a run directory. Use :meth:`open`; one process at a time per directory."""
+
+    def __init__(self, run_dir: Path, manifest: Manifest, scan: StoreScan, lock_fd: int | None) -> None:
+        self.run_dir = run_dir
+        self.manifest = manifest
+        self.path = run_dir / RESULTS_FILE
+        self._scan = scan
+        self._lock_fd = lock_fd
+        created = not self.path.exists()
+        self._fh = self.path.open("ab")
+        if created:
+            _fsync_dir(run_dir)  # the new file's directory entry must be durable too
+
+    @classmethod
+    def open(cls, run_dir: Path | str, manifest: Manifest) -> ResultStore:
+        """Open ``run_dir`` for appending: create it with ``manifest``, or check that its existing
+        manifest has the same configuration (else a :class:`BatonError` listing what differs);
+        repair a damaged tail; read the keys already finished."""
+        run_dir = Path(run_dir)
+        try:
+            run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BatonError(f"{run_dir}: cannot create the run directory: {exc.strerror}") from None
+        lock_fd = _lock(run_dir)
+        try:
+            stored = cls._check_manifest(run_dir, manifest)
+            path = run_dir / RESULTS_FILE
+            scan = scan_results(path)
+            if scan.dropped_tail:
+                log.warning("%s: dropped a damaged tail (%s) left by an interrupted run; "
+                            "those runs will be redone", path, _describe_tail(scan.dropped_tail))
+                os.truncate(path, scan.valid_bytes)
+            return cls(run_dir, stored, scan, lock_fd)
+        except BaseException:
+            _unlock(lock_fd)
+            raise
+
+    @staticmethod
+    def _check_manifest(run_dir: Path, manifest: Manifest) -> Manifest:
+        if not (run_dir / MANIFEST_FILE).exists():
+            results = run_dir / RESULTS_FILE
+            if results.exists() and results.stat().st_size > 0:
+                raise BatonError(f"{run_dir}: holds {RESULTS_FILE} but no {MANIFEST_FILE}; "
+                                 f"refusing to add results of unknown configuration")
+            write_manifest(run_dir, manifest)
+            _fsync_dir(run_dir)
+            return manifest
+        stored = read_manifest(run_dir)
+        check_same_config(run_dir, stored, manifest)
+        env = environment_differences(stored.environment, manifest.environment)
+        if env:
+            log.warning("%s: resuming in a different environment (%s)", run_dir, "; ".join(env))
+        return stored
+
+    @property
+    def scan(self) -> StoreScan:
+        """What the file held when opened."""
+        return self._scan
+
+    def finished_keys(self) -> set[str]:
+        """Keys (``RunKey.as_str()``) of the results the file held when opened."""
+        return self._scan.keys
+
+    def append(self, data: bytes) -> None:
+        """Append serialized lines (each ending in a newline) and make them durable."""
+        self._fh.write(data)
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+        _unlock(self._lock_fd)
+        self._lock_fd = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+
+def check_same_config(run_dir: Path, stored: Manifest, manifest: Manifest) -> None:
+    """A :class:`BatonError` listing the differences when ``manifest`` would change the run's configuration."""
+    diffs = config_differences(stored.config, manifest.config)
+    if diffs:
+        listing = "\n  - ".join(diffs)
+        raise BatonError(f"{run_dir}: the configuration differs from the one this run was started "
+                         f"with, so its results cannot be mixed:\n  - {listing}\n"
+                         f"Resume with the original configuration, or start a new run directory.")
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _lock(run_dir: Path) -> int | None:
+    if fcntl is None:  # pragma: no cover - Windows
+        return None
+    fd = os.open(run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise BatonError(f"{run_dir}: another baton process is writing to this run directory") from None
+    return fd
+
+
+def _unlock(fd: int | None) -> None:
+    if fd is None or fcntl is None:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def iter_results(run_dir: Path | str) -> Iterator[RunResult]:
+    """Stream the results of a run directory, one :class:`RunResult` at a time.
+
+    A damaged tail (a run killed mid-write) is skipped with a warning. Should a key appear more
+    than once, only its last record is yielded. Memory holds one record plus the set of keys."""
+    path = Path(run_dir) / RESULTS_FILE
+    if not path.exists():
+        if not (Path(run_dir) / MANIFEST_FILE).exists():
+            raise BatonError(f"{run_dir}: not a Baton run directory (no {MANIFEST_FILE} or {RESULTS_FILE})")
+        return
+    last_index: dict[str, int] = {}
+    duplicates = False
+    count = 0
+    bad_line: int | None = None
+    with path.open("rb") as fh:
+        for index, line in enumerate(fh):
+            try:
+                if not line.endswith(b"\n"):
+                    raise ValueError("partial line")
+                key = _line_key(line)
+            except (ValueError, KeyError, TypeError, ValidationError):
+                if bad_line is None:
+                    bad_line = index + 1
+                continue
+            if bad_line is not None:
+                raise BatonError(f"{path}: line {bad_line} is not a valid result but later lines are; "
+                                 f"the file was edited or written by two processes")
+            duplicates = duplicates or key in last_index
+            last_index[key] = index
+            count = index + 1
+    if bad_line is not None:
+        log.warning("%s: skipped a damaged tail from line %d on (a run interrupted mid-write; "
+                    "resume it to redo those runs)", path, bad_line)
+    with path.open("rb") as fh:
+        for index, line in enumerate(fh):
+            if index >= count:
+                break
+            try:
+                result = RunResult.model_validate_json(line)
+            except ValidationError as exc:
+                first = exc.errors(include_url=False)[0]
+                loc = ".".join(str(p) for p in first["loc"]) or "record"
+                raise BatonError(f"{path}: line {index + 1}: {loc}: {first['msg']}") from None
+            if duplicates and last_index.get(result.key.as_str()) != index:
+                continue
+            yield result

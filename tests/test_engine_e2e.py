@@ -1,0 +1,65 @@
+"""The engine with the real runners, graders and simulated vendor over loopback HTTP, grading
+inline and in a worker process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from baton.engine import Matrix, run_matrix
+from baton.fixtures import load_tasks
+from baton.store import iter_results
+from baton.systems import BUILTIN_SYSTEMS
+from baton.vendor_config import builtin_profiles
+
+pytestmark = pytest.mark.e2e
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "billing"
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    return load_tasks(FIXTURES)
+
+
+def outcomes(run_dir: Path) -> dict[str, tuple]:
+    return {r.key.as_str(): (r.status, r.seed, r.trace.answer, json.dumps(r.trace.final_state, sort_keys=True),
+                             r.grade.model_dump_json()) for r in iter_results(run_dir)}
+
+
+async def test_worker_grading_matches_inline_grading(tasks, tmp_path):
+    matrix = Matrix(tasks=tasks, systems=[BUILTIN_SYSTEMS["naive"], BUILTIN_SYSTEMS["rag"],
+                                          BUILTIN_SYSTEMS["multi_agent"]], vendors=["sim-frontier"], trials=1, seed=3)
+    profiles = builtin_profiles()
+    inline = await run_matrix(matrix, profiles=profiles, run_dir=tmp_path / "inline", concurrency=8,
+                              cache_dir=tmp_path / "cache", grade_worker=False)
+    worker = await run_matrix(matrix, profiles=profiles, run_dir=tmp_path / "worker", concurrency=8,
+                              cache_dir=tmp_path / "cache", grade_worker=True)
+    assert inline.completed == worker.completed == len(matrix)
+    assert (inline.passed, inline.failed, inline.errors) == (worker.passed, worker.failed, worker.errors)
+    assert outcomes(tmp_path / "inline") == outcomes(tmp_path / "worker")
+    assert worker.cached_calls == worker.calls > 0 and worker.cost_usd == 0
+    assert inline.passed > 0  # the simulated frontier vendor does solve some tasks end to end
+
+
+async def test_cancel_with_worker_grading_keeps_what_finished(tasks, tmp_path):
+    profiles = builtin_profiles()
+    matrix = Matrix(tasks=tasks, systems=[BUILTIN_SYSTEMS["naive"]], vendors=["sim-frontier"], trials=20, seed=1)
+    seen = []
+    run = asyncio.create_task(run_matrix(matrix, profiles=profiles, run_dir=tmp_path / "run", concurrency=4,
+                                         use_cache=False, grade_worker=True, on_summary=seen.append))
+    while not (tmp_path / "run" / "results.jsonl").exists() or \
+            (tmp_path / "run" / "results.jsonl").stat().st_size == 0:
+        await asyncio.sleep(0.02)
+    run.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await run
+    stored = list(iter_results(tmp_path / "run"))
+    assert seen[-1].cancelled and len(stored) == seen[-1].completed > 0
+    rest = await run_matrix(matrix, profiles=profiles, run_dir=tmp_path / "run", concurrency=8, use_cache=False,
+                            grade_worker=False)
+    assert rest.missing == 0 and rest.resumed == len(stored)
+    keys = [r.key.as_str() for r in iter_results(tmp_path / "run")]
+    assert len(keys) == len(set(keys)) == len(matrix)
