@@ -94,12 +94,15 @@ def cache_identity(profile: VendorProfile) -> str:
     """What, besides the request, determines a vendor's responses: its name, and for the embedded
     vendors their settings and (simulated vendor) the simulator's own code, so a cache never
     replays answers from an older simulator or other knobs."""
+    identity = profile.name
+    if profile.max_output_tokens is not None:
+        identity += f"|max_output_tokens={profile.max_output_tokens}"
     if profile.kind == "sim":
         settings = json.dumps(profile.sim, sort_keys=True, default=str)
-        return f"{profile.name}|sim:{_sim_code_fingerprint()}|{settings}"
+        return f"{identity}|sim:{_sim_code_fingerprint()}|{settings}"
     if profile.kind == "local":
-        return f"{profile.name}|local:{json.dumps(profile.local, sort_keys=True, default=str)}"
-    return profile.name
+        return f"{identity}|local:{json.dumps(profile.local, sort_keys=True, default=str)}"
+    return identity
 
 
 @functools.lru_cache(maxsize=1)
@@ -345,6 +348,8 @@ class VendorClient:
             extra, messages = structured_request(profile.structured_output, schema, schema_name, messages)
             kwargs.update(extra)
         kwargs["messages"] = messages
+        if max_tokens is None:
+            max_tokens = profile.max_output_tokens
         if max_tokens is not None:
             kwargs["max_tokens"] = max_tokens
         if seed is not None:

@@ -33,6 +33,8 @@ class VendorProfile(BaseModel):
     timeout_s: float = Field(default=60.0, gt=0)
     retries: int = Field(default=3, ge=0)
     structured_output: StructuredOutput = "json_schema"
+    max_output_tokens: int | None = Field(default=None, ge=1, description="Cap on generated tokens for "
+                                          "calls that set none (small local models otherwise ramble).")
     sim: dict[str, Any] = Field(default_factory=dict, description="Simulated vendor knobs (kind='sim').")
     local: dict[str, Any] = Field(default_factory=dict, description="Local server options (kind='local').")
 
