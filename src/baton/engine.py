@@ -132,7 +132,8 @@ def prepare_manifest(matrix: Matrix, profiles: Mapping[str, VendorProfile], *,
                      invocation: Mapping[str, Any] | None = None) -> Manifest:
     """The manifest of a matrix: configuration (hashed into the run key) and environment."""
     config = build_config(matrix.tasks, matrix.systems, vendors_used(matrix, profiles),
-                          trials=matrix.trials, seed=matrix.seed, modes=matrix.modes)
+                          trials=matrix.trials, seed=matrix.seed, modes=matrix.modes,
+                          vendor_limits=matrix.limits_json())
     return build_manifest(config, total_runs=len(matrix), project_dir=project_dir, invocation=invocation)
 
 

@@ -85,6 +85,8 @@ class RunConfig(_Strict):
     trials: int
     seed: int
     modes: list[str]
+    vendor_limits: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="vendor -> {tasks, trials}: vendors restricted to fewer runs")
 
     def key(self) -> str:
         return _hash_json(self._keyed())
@@ -154,12 +156,13 @@ def _redact_url(url: str | None) -> str | None:
 
 def build_config(tasks: Sequence[GoldenTask], systems: Sequence[SystemConfig],
                  vendors: Sequence[VendorProfile], *, trials: int, seed: int,
-                 modes: Sequence[str]) -> RunConfig:
+                 modes: Sequence[str], vendor_limits: dict[str, dict[str, Any]] | None = None) -> RunConfig:
     """The run configuration of a matrix. ``vendors`` are every profile the systems may call."""
     refs = [TaskRef(id=t.id, version=t.version, hash=task_hash(t)) for t in tasks]
     clean = [v.model_copy(update={"base_url": _redact_url(v.base_url)}) for v in vendors]
     return RunConfig(tasks=refs, fixture_set_hash=fixture_set_hash(refs), systems=list(systems),
-                     vendors=clean, trials=trials, seed=seed, modes=list(modes))
+                     vendors=clean, trials=trials, seed=seed, modes=list(modes),
+                     vendor_limits=vendor_limits or {})
 
 
 def _package_versions() -> dict[str, str]:

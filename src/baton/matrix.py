@@ -56,6 +56,8 @@ __all__ = [
     "SYSTEMS_FILE",
     "Matrix",
     "RunPlan",
+    "VendorLimit",
+    "resolve_vendor_limits",
     "RunSettings",
     "Supports",
     "WorkItem",
@@ -109,9 +111,24 @@ def _runner_supports(system: SystemConfig, mode: str) -> bool:
     return supports_mode(system, mode)
 
 
+@dataclass(frozen=True, slots=True)
+class VendorLimit:
+    """Restricts one vendor of a matrix: only some tasks, fewer trials. For slow vendors (a
+    local model on a laptop) next to fast ones, so a comparison finishes in minutes."""
+
+    tasks: frozenset[str] | None = None
+    trials: int | None = None
+    modes: frozenset[str] | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"tasks": sorted(self.tasks) if self.tasks is not None else None, "trials": self.trials,
+                "modes": sorted(self.modes) if self.modes is not None else None}
+
+
 @dataclass(frozen=True)
 class Matrix:
     """What to run. ``trials`` is a count: trial indices are ``0 .. trials-1``.
+    ``limits`` optionally restricts some vendors to a subset of the tasks and fewer trials.
 
     Isolated modes apply only to systems whose architecture supports them (``supports``,
     default ``baton.runners.supports_mode``); mode ``system`` applies to every system."""
@@ -123,6 +140,7 @@ class Matrix:
     seed: int = 0
     modes: Sequence[str] = ("system",)
     supports: Supports | None = field(default=None, compare=False, repr=False)
+    limits: Mapping[str, VendorLimit] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.trials < 1:
@@ -145,14 +163,31 @@ class Matrix:
         """The (mode, system) pairs that run, in order."""
         return self._pairs  # type: ignore[attr-defined,no-any-return]
 
+    def _vendor_scope(self, vendor: str) -> tuple[Sequence[GoldenTask], int, Sequence[tuple[str, SystemConfig]]]:
+        limit = self.limits.get(vendor)
+        if limit is None:
+            return self.tasks, self.trials, self.cells
+        tasks = self.tasks if limit.tasks is None else [t for t in self.tasks if t.id in limit.tasks]
+        trials = self.trials if limit.trials is None else min(self.trials, limit.trials)
+        cells = self.cells if limit.modes is None else [c for c in self.cells if c[0] in limit.modes]
+        return tasks, trials, cells
+
     def __len__(self) -> int:
-        return len(self.tasks) * len(self.cells) * len(self.vendors) * self.trials
+        total = 0
+        for vendor in self.vendors:
+            tasks, trials, cells = self._vendor_scope(vendor)
+            total += len(tasks) * len(cells) * trials
+        return total
+
+    def limits_json(self) -> dict[str, dict[str, Any]]:
+        return {vendor: limit.as_json() for vendor, limit in sorted(self.limits.items())}
 
     def items_for(self, vendor: str) -> Iterator[WorkItem]:
         """The runs of one vendor, lazily, trial-major so early results cover every task."""
-        for trial in range(self.trials):
-            for task in self.tasks:
-                for mode, system in self.cells:
+        tasks, trials, cells = self._vendor_scope(vendor)
+        for trial in range(trials):
+            for task in tasks:
+                for mode, system in cells:
                     yield WorkItem(task, system, vendor, trial, mode,
                                    derive_seed(self.seed, task.id, system.name, vendor, trial))
 
@@ -209,7 +244,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 
 
-def _tool_baton(project_dir: Path, *sub: str) -> tuple[dict[str, Any], str]:
+def tool_baton_table(project_dir: Path, *sub: str) -> tuple[dict[str, Any], str]:
     """The ``[tool.baton(.sub...)]`` table of the project's pyproject.toml, and its label."""
     pyproject = project_dir / "pyproject.toml"
     label = ".".join(("tool", "baton", *sub))
@@ -259,7 +294,7 @@ def _int(value: Any, where: str, minimum: int) -> int:
 def load_settings(project_dir: Path) -> RunSettings:
     """Read ``[tool.baton.run]`` from ``project_dir/pyproject.toml``; unknown keys are an error."""
     project_dir = Path(project_dir)
-    raw, source = _tool_baton(project_dir, "run")
+    raw, source = tool_baton_table(project_dir, "run")
     if unknown := sorted(set(raw) - _SETTING_KEYS):
         raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}; expected some of "
                           f"{', '.join(sorted(_SETTING_KEYS))}")
@@ -330,7 +365,7 @@ def load_systems(project_dir: Path | None = None) -> dict[str, SystemConfig]:
     if file.is_file():
         for name, table in _read_toml(file).items():
             systems[name] = _parse_system(name, table, str(file))
-    tables, source = _tool_baton(project_dir, "systems")
+    tables, source = tool_baton_table(project_dir, "systems")
     for name, table in tables.items():
         systems[name] = _parse_system(name, table, source)
     return systems
@@ -395,7 +430,8 @@ def plan_run(project_dir: Path, *, settings: RunSettings | None = None, tasks: P
              task_filter: str | None = None, systems: Sequence[str] | str | None = None,
              vendors: Sequence[str] | str | None = None, trials: int | None = None, seed: int | None = None,
              modes: Sequence[str] | str | None = None, vendors_file: Path | str | None = None,
-             supports: Supports | None = None) -> RunPlan:
+             supports: Supports | None = None,
+             vendor_limits: Mapping[str, Mapping[str, Any]] | None = None) -> RunPlan:
     """Build the matrix from explicit choices, falling back to ``[tool.baton.run]`` settings.
 
     Explicit paths are taken as given (relative to the working directory); paths from the
@@ -421,9 +457,37 @@ def plan_run(project_dir: Path, *, settings: RunSettings | None = None, tasks: P
                           f"task file or exported .jsonl/.parquet)")
     chosen_filter = task_filter if task_filter is not None else settings.task_filter
     golden = select_tasks(load_tasks(tasks_path), chosen_filter, str(tasks_path))
+    limits = resolve_vendor_limits(vendor_limits or {}, golden, vendor_names, str(tasks_path))
     matrix = Matrix(tasks=golden, systems=chosen_systems, vendors=list(vendor_names), trials=trials, seed=seed,
-                    modes=modes, supports=supports)
+                    modes=modes, supports=supports, limits=limits)
     invocation = {"project_dir": str(project_dir), "tasks": str(tasks_path), "task_filter": chosen_filter,
                   "systems": list(system_names), "vendors": list(vendor_names), "trials": trials,
                   "seed": seed, "modes": list(modes), "vendors_file": str(extra) if extra else None}
+    if vendor_limits:
+        invocation["vendor_limits"] = {v: dict(spec) for v, spec in vendor_limits.items()}
     return RunPlan(matrix=matrix, profiles=profiles, project_dir=project_dir, invocation=invocation)
+
+
+def resolve_vendor_limits(specs: Mapping[str, Mapping[str, Any]], tasks: Sequence[GoldenTask],
+                          vendors: Sequence[str], source: str = "") -> dict[str, VendorLimit]:
+    """``{vendor: {"task_filter": GLOB, "trials": N, "modes": [...]}}`` (keys optional) -> :class:`VendorLimit`s.
+    A vendor that is not in the matrix is ignored; a filter matching none of its tasks is an error."""
+    limits: dict[str, VendorLimit] = {}
+    for vendor, spec in specs.items():
+        if vendor not in vendors:
+            continue
+        unknown = sorted(set(spec) - {"task_filter", "trials", "modes"})
+        if unknown:
+            raise ConfigError(f"vendor limit for '{vendor}': unknown key(s) {', '.join(unknown)}; "
+                              f"expected task_filter, trials and/or modes")
+        task_filter = spec.get("task_filter")
+        chosen = None
+        if task_filter is not None:
+            chosen = frozenset(t.id for t in select_tasks(tasks, task_filter, source))
+        trials = spec.get("trials")
+        if trials is not None:
+            _int(trials, f"vendor limit for '{vendor}': trials", 1)
+        modes = spec.get("modes")
+        chosen_modes = frozenset(parse_modes(modes, f"vendor limit for '{vendor}': modes")) if modes else None
+        limits[vendor] = VendorLimit(tasks=chosen, trials=trials, modes=chosen_modes)
+    return limits

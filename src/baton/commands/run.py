@@ -79,7 +79,7 @@ def _resume_choices(args: argparse.Namespace) -> dict[str, Any]:
                "tasks": stored.get("tasks"), "task_filter": stored.get("task_filter"),
                "systems": stored.get("systems"), "vendors": stored.get("vendors"),
                "trials": stored.get("trials"), "seed": stored.get("seed"), "modes": stored.get("modes"),
-               "vendors_file": stored.get("vendors_file")}
+               "vendors_file": stored.get("vendors_file"), "vendor_limits": stored.get("vendor_limits")}
     for name in ("tasks", "task_filter", "systems", "vendors", "trials", "seed", "modes", "vendors_file"):
         value = getattr(args, name)
         if value is not None:
