@@ -77,3 +77,35 @@ def test_builtin_profile_command_line() -> None:
     assert command[1:3] == ["-m", "llama_cpp.server"] and server.model_path.suffix == ".gguf"
     assert command[command.index("--chat_format") + 1] == "chatml-function-calling"
     assert command[command.index("--host") + 1] == "127.0.0.1"
+
+
+@pytest.mark.slow
+def test_server_dies_with_a_killed_parent() -> None:
+    """SIGKILL of the Baton process (no cleanup can run) still stops the model server."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    code = ("import time\n"
+            "from baton.local_model import LocalModelServer\n"
+            "from baton.vendor_config import builtin_profiles\n"
+            "s = LocalModelServer.from_profile(builtin_profiles()['local-smollm2'])\n"
+            "s.start()\n"
+            "print(s.pid, flush=True)\n"
+            "time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    server_pid = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(server_pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(server_pid, signal.SIGKILL)
+    pytest.fail(f"model server {server_pid} outlived its killed parent")

@@ -119,7 +119,8 @@ class LocalModelServer:
         self.port = free_port(self.host)
         self._stderr = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                      stderr=self._stderr, start_new_session=True)
+                                      stderr=self._stderr, start_new_session=True,
+                                      preexec_fn=_die_with_parent if sys.platform == "linux" else None)
         _LIVE.add(self)
         try:
             self._wait_healthy()
@@ -180,6 +181,18 @@ class LocalModelServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: ask Linux to SIGTERM it when Baton's process dies, so a killed
+    run (SIGKILL, SIGTERM from a CI timeout) never leaves the model server behind."""
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except OSError:
+        pass
 
 
 @atexit.register
