@@ -3,11 +3,12 @@
 Hops and roles:
 
 * ``route`` (router): structured output whose schema enumerates the task's route labels.
-* ``retrieve``: BM25 over the documents with the request and the route, plus the records the
+* ``retrieve``: BM25 over the documents with the request and the route (``params.top_k``, default
+  6: several hops share this evidence), plus the records the
   request mentions, looked up through the read-only tools (``tool`` hops named ``retrieve``).
 * ``draft`` (drafter): a reply plan from the request and the evidence.
 * ``act`` (actor): a tool-calling loop over the task's tools through MCP, at most
-  ``params.max_tool_steps`` model calls (default 4), continuing from the retrieve hop's lookups;
+  ``params.max_tool_steps`` model calls (default 10), continuing from the retrieve hop's lookups;
   tool errors go back to the model and into the trace as ``tool`` hops with ``error``. The
   actor's closing message is the reply, so it carries what the tools returned.
 * ``answer`` (drafter), only when the actor ended without a reply: the reply written from the
@@ -38,9 +39,10 @@ from baton.runners.rag import retrieval_query, retrieve_documents
 from baton.runners.registry import register_architecture
 from baton.trace import Hop
 
-DEFAULT_MAX_TOOL_STEPS = 4
+DEFAULT_MAX_TOOL_STEPS = 10
 DEFAULT_MAX_REVISIONS = 1
 DEFAULT_MAX_LOOKUPS = 3
+DEFAULT_TOP_K = 6  # several hops share the evidence: retrieve a little more than rag's single call does
 
 
 def record_tool(ctx: RunContext, step: str, outcome: ToolOutcome, *, isolated: bool = False) -> Hop:
@@ -77,7 +79,7 @@ async def retrieve_hop(ctx: RunContext, session: ToolSession, route: str | None,
         description = next((r.description for r in ctx.task.routes if r.label == route), "")
         route_terms = [route.replace("_", " "), description]
     query = retrieval_query(ctx, *route_terms)
-    chunks, error, seconds = retrieve_documents(ctx, query)
+    chunks, error, seconds = retrieve_documents(ctx, query, DEFAULT_TOP_K)
     evidence = Evidence(chunks=chunks)
     hop = ctx.add(Hop(kind="retrieve", name="retrieve", input={"query": query, "route": route},
                       error=error, isolated=isolated))

@@ -11,7 +11,20 @@ Conventions it understands (all optional, all generic):
 * the last user message may have sections (``Question:``, ``Context:``, ``Draft:``); a schema with
   a pass/fail ``verdict`` (and ``issues``) checks that every number, amount and code the draft
   states appears in the rest of the request;
-* ``today``'s date (``Today: 2026-06-20``) lets it refuse actions outside a stated N-day window.
+* ``today``'s date (``Today: 2026-06-20``) lets it refuse actions outside a stated N-day window
+  and read weekdays ('on Saturday') and dates ('June 11') in the request;
+* ``Customer: id C-1002`` in the context names the customer, whose records it may list when the
+  request names none; without it, tools whose description says "only for verified identities"
+  are not used;
+* documents quoted as ``[doc-id] Title: text`` lines whose id or title marks them superseded,
+  retired, outdated or not policy are ignored; ``Plan:`` lines are the pipeline's own notes;
+* instructions inside the customer's message ('ignore your policy', ``[SYSTEM NOTICE] ...``) are
+  cut out before the request is understood; what remains decides the action.
+
+With tools, it plans like a careful support agent (:mod:`baton.sim.agent`): it maps paraphrases
+to support verbs (:mod:`baton.sim.intent`), looks records up (named ones, references, the
+customer's list), checks the current policy (:mod:`baton.sim.policy`), asks when the target is
+ambiguous or an argument is unknown, acts, and replies with what the tools returned.
 """
 
 from __future__ import annotations

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from baton.sim.intent import expand, strip_injection
 from baton.sim.text import Entity, json_entities, normalise_claim, overlap, sections, text_entities, tokens
 
 _QUESTION_HEADERS = ("question", "request", "customer request", "customer message", "message", "query",
                      "task", "ask", "user", "customer says", "input", "ticket")
 _DRAFT_HEADERS = ("draft", "answer", "reply", "response", "proposed", "candidate")
+_TODAY = re.compile(r"(?:today|current date|date today|as of|now)\D{0,24}(\d{4}-\d{2}-\d{2})", re.I)
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+_MONTH_DAY = re.compile(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b"
+                        r"|\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
+                        re.I)
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
 @dataclass(slots=True)
@@ -120,22 +129,76 @@ class Conversation:
         return tokens(self.question)
 
     @cached_property
+    def request(self) -> str:
+        """The question without instructions aimed at the assistant (see ``intent.strip_injection``)."""
+        return strip_injection(self.question)[0]
+
+    @cached_property
+    def injected(self) -> bool:
+        return strip_injection(self.question)[1]
+
+    @cached_property
+    def intent_tokens(self) -> tuple[str, ...]:
+        """The clean request's tokens plus the support verbs its paraphrases stand for."""
+        return expand(self.request)
+
+    @cached_property
+    def today(self) -> dt.date | None:
+        for text in [self.system, self.question] + [t for _, t in self.context]:
+            m = _TODAY.search(text)
+            if m:
+                try:
+                    return dt.date.fromisoformat(m.group(1))
+                except ValueError:
+                    continue
+        return None
+
+    @cached_property
+    def mentioned_dates(self) -> tuple[str, ...]:
+        """Dates the request names, as 'MM-DD' ('June 11') or ISO dates (a weekday within the past week)."""
+        out = []
+        for m in _MONTH_DAY.finditer(self.request):
+            month = (m.group(1) or m.group(4)).lower()
+            day = int(m.group(2) or m.group(3))
+            if 1 <= day <= 31:
+                out.append(f"{_MONTHS.index(month[:3]) + 1:02d}-{day:02d}")
+        low = self.request.lower()
+        if self.today is not None:
+            for i, name in enumerate(_WEEKDAYS):
+                if re.search(rf"\b{name}\b", low):
+                    back = (self.today.weekday() - i) % 7 or 7
+                    out.append((self.today - dt.timedelta(days=back)).isoformat())
+        return tuple(out)
+
+    @cached_property
     def user_tokens(self) -> list[str]:
         return [t for src, text in self.context if src == "user" for t in tokens(text)]
 
     @cached_property
     def entities(self) -> list[Entity]:
         """Every value in the conversation: question first, then tool results, then the rest."""
-        out = text_entities(self.question, "user")
+        out = text_entities(self.request, "user")
         asked = {normalise_claim(e.value) for e in out}
+        next_group = 0
         for result in self.results:
-            if isinstance(result.content, (dict, list)):
-                out.extend(_result_entities(result, self.question_tokens, asked))
-            else:
-                out.extend(text_entities(result.text, "tool"))
+            found = (_result_entities(result, self.intent_tokens, asked, self.mentioned_dates)
+                     if isinstance(result.content, (dict, list)) else text_entities(result.text, "tool"))
+            base = next_group
+            for entity in found:  # number records across all results, so that a group names one record
+                entity.origin = result.name
+                if entity.group >= 0:
+                    entity.group += base
+                    entity.lineage = tuple(g + base for g in entity.lineage)
+                    next_group = max(next_group, entity.group + 1)
+            out.extend(found)
         for record in self.records:
-            for entity in _result_entities(ToolResult("record", record, ""), self.question_tokens, asked):
+            base = next_group
+            for entity in _result_entities(ToolResult("record", record, ""), self.intent_tokens, asked,
+                                           self.mentioned_dates):
                 entity.source = "record"
+                entity.group += base
+                entity.lineage = tuple(g + base for g in entity.lineage)
+                next_group = max(next_group, entity.group + 1)
                 out.append(entity)
         for src, text in self.context:
             out.extend(text_entities(text, src))
@@ -146,29 +209,51 @@ class Conversation:
         return "\n".join([self.question] + [t for _, t in self.context] + [r.text for r in self.results])
 
 
-def _result_entities(result: ToolResult, question: tuple[str, ...], asked: set[str]) -> list[Entity]:
-    """Entities of a JSON tool result; in a list of records, each weighted by how well its
-    record matches the question (shared words, values the question states)."""
+def _result_entities(result: ToolResult, question: tuple[str, ...], asked: set[str],
+                     dates: tuple[str, ...] = ()) -> list[Entity]:
+    """Entities of a JSON tool result; in every list of records (at any depth), each record's
+    values weighted by how well it matches the request (shared words, values and dates it states)."""
     parent = result.name.split("_", 1)[-1]
     content = result.content
-    if isinstance(content, list) and content and all(isinstance(r, dict) for r in content):
-        records: list[Any] = content
-    elif isinstance(content, dict) and len(content) > 1 and all(isinstance(r, dict) for r in content.values()):
-        records = [{key: rec} for key, rec in content.items()]
-    else:
-        return json_entities(content, "tool", parent)
-    scores = []
-    for record in records:
-        flat = [str(v) for e in json_entities(record, "tool", parent) for v in (e.value,)]
-        scores.append(overlap(question, tokens(" ".join(flat)))
-                      + 2.0 * sum(1 for v in flat if normalise_claim(v) in asked))
-    best = max(scores) or 1.0
-    out = []
-    for record, score in zip(records, scores, strict=True):
-        for entity in json_entities(record, "tool", parent):
-            entity.relevance = 2.0 * score / best
-            out.append(entity)
+    if isinstance(content, dict) and len(content) > 1 and all(isinstance(r, dict) for r in content.values()):
+        content = [{key: rec} for key, rec in content.items()]
+    out = json_entities(content, "tool", parent)
+    relevance: dict[int, float] = {}
+    _weigh(content, 0.0, [0], relevance, question, asked, dates)
+    for entity in out:
+        entity.relevance = relevance.get(entity.group, 0.0)
     return out
+
+
+def _weigh(obj: Any, base: float, counter: list[int], out: dict[int, float], question: tuple[str, ...],
+           asked: set[str], dates: tuple[str, ...]) -> None:
+    """Relevance per JSON object, numbered in the order :func:`json_entities` numbers them."""
+    if isinstance(obj, dict):
+        out[counter[0]] = base
+        counter[0] += 1
+        for value in obj.values():
+            if isinstance(value, (dict, list)):
+                _weigh(value, base, counter, out, question, asked, dates)
+    elif isinstance(obj, list):
+        records = [r for r in obj if isinstance(r, dict)]
+        if len(records) > 1 and len(records) == len(obj):
+            scores = [_match(r, question, asked, dates) for r in records]
+            best = max(scores) or 1.0
+            for record, score in zip(records, scores, strict=True):
+                _weigh(record, base + 2.0 * score / best, counter, out, question, asked, dates)
+        else:
+            for item in obj:
+                _weigh(item, base, counter, out, question, asked, dates)
+
+
+def _match(record: dict[str, Any], question: tuple[str, ...], asked: set[str], dates: tuple[str, ...]) -> float:
+    flat = json.dumps(record, default=str)
+    values = re.findall(r'"([^"{}\[\]]+)"|(\d+(?:\.\d+)?)', flat)
+    score = float(overlap(question, tokens(flat.replace("_", " "))))
+    score += 2.0 * sum(1 for a, b in values if normalise_claim(a or b) in asked)
+    if dates and any(d in flat for d in dates):
+        score += 2.0
+    return score
 
 
 def content_text(content: Any) -> str:

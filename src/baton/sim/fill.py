@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import re
 from random import Random
 from typing import Any
 
 from baton.sim.answer import compose_answer, relevant_sentences
 from baton.sim.conversation import Conversation
-from baton.sim.text import Entity, claims, name_tokens, overlap, sentences, significant, tokens
+from baton.sim.intent import expand
+from baton.sim.text import Entity, claims, current_text, name_tokens, overlap, sentences, significant, tokens
 
 _FALLBACK_LABELS = ("other", "none", "unknown", "general", "fallback", "misc")
 TEXT_FIELDS = ("answer", "reply", "response", "text", "message", "content", "body", "draft", "output")
@@ -28,6 +30,9 @@ class Filler:
         self.rng = rng
         self.mistakes = mistakes
         self._defs: dict[str, Any] = {}
+        self.sources: frozenset[str] | None = None  # when set, pick only entities from these sources
+        self.prefer_group: int | None = None  # when set, favour values of this record
+        self.skip_origins: frozenset[str] = frozenset()  # tools whose results are not picked from
 
     # --- schemas ---------------------------------------------------------------------------
 
@@ -154,6 +159,10 @@ class Filler:
         excluded = {exclude} if isinstance(exclude, str) else (exclude or set())
         best, best_score = None, 1.4
         for e in self.conv.entities:
+            if self.sources is not None and e.source not in self.sources:
+                continue
+            if e.origin and e.origin in self.skip_origins:
+                continue
             key_match = bool(e.key) and (e.key == name or (significant(name_tokens(e.key)) == significant(name_toks)
                                                            and significant(name_toks)))
             if e.kind not in kinds and not key_match:
@@ -172,7 +181,16 @@ class Filler:
                 score += 1.0
             if e.kind == "number" and kinds != {"amount", "number"} and not key_match and not context_match:
                 continue
+            if e.kind == "number" and kinds != {"amount", "number"} and not key_match \
+                    and e.source in ("tool", "record") and not _idish(e.key):
+                continue  # a count or quantity of a record is never its identifier
+            if _idish(name) and e.key and e.key != "id" and _idish(e.key) and not key_match:
+                continue  # another record's reference (member_id) is not this one's id (membership_id)
+            if e.key == "id" and _idish(name) and context_match:
+                score += 2.0
             score += e.relevance
+            if self.prefer_group is not None and e.group == self.prefer_group and e.source in ("tool", "record"):
+                score += 3.0
             if score > best_score:
                 best, best_score = e, score
         return best
@@ -182,16 +200,18 @@ class Filler:
     def classify(self, labels: list[str], description: str, label_descriptions: dict[str, str],
                  all_scores: bool = False) -> list[str]:
         """Labels ranked by lexical overlap with the conversation; a wrong label when the draw says so."""
-        q = self.conv.question_tokens
+        q = expand(self.conv.question)
         others = self.conv.user_tokens
         texts = description + "\n" + self.conv.system
         scored = []
         for index, label in enumerate(labels):
             label_toks = name_tokens(label)
             desc = label_descriptions.get(label) or _described(label, texts, labels)
-            desc_toks = tokens(desc)
-            score = 2.0 * overlap(q, label_toks) + overlap(q, desc_toks) \
+            desc_toks = expand(desc)
+            length = math.sqrt(max(1.0, len(set(desc_toks)) / 8))  # long passages match many words by chance
+            score = 4.0 * overlap(q, label_toks) + overlap(q, desc_toks) / length \
                 + 0.3 * (overlap(others, label_toks) + overlap(others, desc_toks))
+            score += _quoted_bonus(label, self.conv.system, q)
             scored.append((-score, index, label))
         scored.sort()
         ranked = [label for _, _, label in scored]
@@ -236,6 +256,23 @@ class Filler:
         return out
 
 
+def _quoted_bonus(label: str, text: str, query: tuple[str, ...]) -> float:
+    """A label the current policy quotes as a value to use ('with reason `offboarding`') in a
+    sentence about the request: up to 1.5 more."""
+    if label not in text:
+        return 0.0
+    best = 0
+    for sentence in sentences(current_text(text)):
+        if f"`{label}`" in sentence or f'"{label}"' in sentence:
+            best = max(best, overlap(query, tokens(sentence)))
+    return min(1.5, 0.5 * best)
+
+
+def _idish(key: str) -> bool:
+    low = key.lower()
+    return low == "id" or low.endswith(("id", "_no", "number", "locator", "reference", "ref", "code"))
+
+
 def _is_verifier(schema: dict[str, Any]) -> bool:
     props = schema.get("properties")
     if not isinstance(props, dict):
@@ -271,8 +308,9 @@ def _described(label: str, text: str, labels: list[str]) -> str:
         mine = [i for i, m in enumerate(hits) if m.group() == label]
         if not mine:
             continue
-        if len(hits) == 1:
-            out.append(line.replace(label, " "))
+        if len(hits) == 1:  # a short line describes the label; in a long passage, only its sentences do
+            out.extend([line.replace(label, " ")] if len(line) <= 300
+                       else (s.replace(label, " ") for s in sentences(line) if label in s))
             continue
         for i in mine:
             end = hits[i + 1].start() if i + 1 < len(hits) else len(line)

@@ -112,6 +112,9 @@ class Entity:
     source: str  # user | system | tool | assistant
     key: str = ""  # the JSON key it came from (tool results)
     relevance: float = 0.0  # how well its record matches the question (tool results)
+    group: int = -1  # which JSON object it came from (tool results): values of one record share it
+    lineage: tuple[int, ...] = ()  # that object and the objects around it, innermost first
+    origin: str = ""  # the tool whose result it came from
 
     def number(self) -> float | None:
         try:
@@ -158,25 +161,55 @@ def text_entities(text: str, source: str) -> list[Entity]:
     return out
 
 
-def json_entities(obj: Any, source: str = "tool", parent: str = "") -> list[Entity]:
-    """Scalar values of a JSON document, each with its key (and parent key) as context."""
+def json_entities(obj: Any, source: str = "tool", parent: str = "", _groups: list[int] | None = None,
+                  _lineage: tuple[int, ...] = ()) -> list[Entity]:
+    """Scalar values of a JSON document, each with its key (and parent key) as context, the
+    number of the object it belongs to as ``group`` and the enclosing objects as ``lineage``."""
+    counter = _groups if _groups is not None else [0]
     out: list[Entity] = []
     if isinstance(obj, dict):
+        group = counter[0]
+        counter[0] += 1
+        lineage = (group, *_lineage)
         for key, value in obj.items():
             key = str(key)
             if isinstance(value, (dict, list)):
                 if isinstance(value, dict) and re.fullmatch(r"[A-Z]{0,5}-?\d[\w-]*", key):
                     # records keyed by id: {"4471": {...}}
                     ctx = frozenset(name_tokens(parent) + ("id",))
-                    out.append(Entity(key, _scalar_kind("id", key), ctx, source, "id"))
-                out.extend(json_entities(value, source, key))
+                    out.append(Entity(key, _scalar_kind("id", key), ctx, source, "id", group=counter[0],
+                                      lineage=(counter[0], *lineage)))
+                out.extend(json_entities(value, source, key, counter, lineage))
             elif value is not None:
                 ctx = frozenset(name_tokens(key) + name_tokens(parent))
-                out.append(Entity(_scalar_text(value), _scalar_kind(key, value), ctx, source, key))
+                out.append(Entity(_scalar_text(value), _scalar_kind(key, value), ctx, source, key, group=group,
+                                  lineage=lineage))
     elif isinstance(obj, list):
         for item in obj:
-            out.extend(json_entities(item, source, parent))
+            out.extend(json_entities(item, source, parent, counter, _lineage))
     return out
+
+
+_STALE = re.compile(r"supersed|outdated|obsolete|retired|archived|deprecated|no longer (?:valid|appl|in effect)"
+                    r"|not (?:company )?policy|unverified|previous (?:version|policy)|replaced by", re.I)
+_DOC_LINE = re.compile(r"^\s*\[([^\]]+)\]\s*(.*)$")
+
+
+def stale_line(line: str) -> bool:
+    """A quoted document line (``[doc-id] Title: text``) whose id or opening marks it as
+    superseded, outdated, retired or not policy."""
+    m = _DOC_LINE.match(line)
+    if not m or m.group(1).startswith("record"):
+        return False
+    return bool(_STALE.search(m.group(1)) or _STALE.search(m.group(2)[:160]))
+
+
+@lru_cache(maxsize=4096)
+def current_text(text: str) -> str:
+    """``text`` without its stale document lines (see :func:`stale_line`)."""
+    if "[" not in text:
+        return text
+    return "\n".join(line for line in text.splitlines() if not stale_line(line))
 
 
 def _scalar_text(value: Any) -> str:
@@ -187,20 +220,26 @@ def _scalar_text(value: Any) -> str:
     return str(value)
 
 
+MONEY_KEYS = ("amount", "price", "total", "cost", "balance", "fee", "paid", "charge", "fare", "refunded")
+
+
 def _scalar_kind(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "text"
     if isinstance(value, (int, float)):
-        return "amount" if any(t in key.lower() for t in ("amount", "price", "total", "cost", "balance", "fee")) \
+        return "amount" if any(t in key.lower() for t in MONEY_KEYS) \
             else "number"
     text = str(value)
     if re.fullmatch(_EMAIL, text):
         return "email"
     if re.fullmatch(_DATE, text):
         return "date"
-    if re.fullmatch(r"[A-Z]{1,5}-\d[\w-]*", text):
+    if re.fullmatch(r"[A-Z]{1,5}-\d[\w-]*", text) or re.fullmatch(_CODE, text):
         return "code"
     if re.fullmatch(r"\d+", text):
+        return "id"
+    lkey = key.lower()
+    if " " not in text and (lkey == "id" or lkey.endswith(("_id", "id", "locator", "reference", "ref", "_number"))):
         return "id"
     return "text"
 
