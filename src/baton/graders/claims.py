@@ -1,16 +1,18 @@
 """Claims of performed actions, and answers that ask or decline.
 
 An *action claim* is a statement that something was done: a first-person past or perfect action
-verb ("I've refunded", "we cancelled", "I went ahead and reset"), a perfect passive ("has been
+verb ("I've refunded", "we cancelled", "I went ahead and reset", "I've corrected the name and
+moved you"), a perfect passive ("has been
 refunded", "have been processed"), a state passive with a decisive verb ("is now cancelled",
 "was successfully refunded"), an action noun in progress ("your refund is on its way") or an
-action noun's reference ("your refund reference is RF-1"). Negated, conditional ("once I've
-refunded it"), quoted, third-party ("was cancelled by the airline") and copied-from-the-documents
+action noun's reference ("your refund reference is RF-1"). Negated, conditional or anticipatory
+("once I've refunded it", "before I reset it"), quoted, third-party ("was cancelled by the airline") and copied-from-the-documents
 statements are not claims. The lexicon is generic: side-effecting verbs and nouns of support
 work, never a task's own values.
 
 A claim is *supported* when a successful side-effecting tool call could have performed it: if
-words of the claim's clause share a stem with side-effecting tools of the task (name tokens,
+words of the claim's clause (to the end of its sentence: "moved you to 12A, a window seat") share a stem
+with side-effecting tools of the task (name tokens,
 the collections they write), one of those tools must have succeeded, otherwise any successful
 side-effecting call will do; and when the clause names existing records ("I've refunded invoice
 #4417"), that call's arguments must name one of them. A passive claim about a record that
@@ -21,30 +23,19 @@ run) is supported too.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from baton.graders.memo import per_object
 from baton.graders.spans import AnswerText
 from baton.graders.text import canonical
 from baton.graders.values import find_id_tokens
 from baton.task import GoldenTask, ToolSpec
-from baton.world import lookup_record_id
 
-_PARTICIPLES = (
-    "refunded cancelled reset issued processed credited applied updated changed upgraded "
-    "downgraded escalated submitted created deleted removed reversed voided closed reopened "
-    "scheduled rescheduled booked rebooked transferred added initiated approved unlocked locked "
-    "disabled enabled activated deactivated reactivated paused resumed restored replaced filed "
-    "opened lodged raised forwarded assigned reassigned waived adjusted modified revoked blocked "
-    "unblocked suspended terminated unsubscribed returned exchanged shipped dispatched placed "
-    "ordered granted extended released flagged reported arranged moved renamed corrected fixed "
-    "resolved completed authorized authorised registered enrolled refilled renewed paid "
-    "reimbursed compensated sent given").split()
-_STRONG = (
-    "refunded cancelled reset reversed voided credited escalated unlocked upgraded downgraded "
-    "reactivated deactivated deleted reimbursed rebooked rescheduled waived").split()
+_PARTICIPLES = ["refunded", "cancelled", "reset", "issued", "processed", "credited", "applied", "updated", "changed", "upgraded", "downgraded", "escalated", "submitted", "created", "deleted", "removed", "reversed", "voided", "closed", "reopened", "scheduled", "rescheduled", "booked", "rebooked", "transferred", "added", "initiated", "approved", "unlocked", "locked", "disabled", "enabled", "activated", "deactivated", "reactivated", "paused", "resumed", "restored", "replaced", "filed", "opened", "lodged", "raised", "forwarded", "assigned", "reassigned", "waived", "adjusted", "modified", "revoked", "blocked", "unblocked", "suspended", "terminated", "unsubscribed", "returned", "exchanged", "shipped", "dispatched", "placed", "ordered", "granted", "extended", "released", "flagged", "reported", "arranged", "moved", "renamed", "corrected", "fixed", "resolved", "completed", "authorized", "authorised", "registered", "enrolled", "refilled", "renewed", "paid", "reimbursed", "compensated", "sent", "given"]
+_STRONG = ["refunded", "cancelled", "reset", "reversed", "voided", "credited", "escalated", "unlocked", "upgraded", "downgraded", "reactivated", "deactivated", "deleted", "reimbursed", "rebooked", "rescheduled", "waived"]
 _NOUNS = (
     "refund|refunds|credit|cancellation|escalation|ticket|case|reversal|reset|return|exchange|"
     "replacement|request|claim|reimbursement|booking|order|change|update|adjustment|authorization|"
@@ -53,6 +44,10 @@ _ADVERBS = r"(?:just|already|now|also|successfully|then|since|fully|gone ahead a
 _PART = "|".join(_PARTICIPLES)
 _CLAIMS = [
     ("first_person", re.compile(rf"\b(?:i|we)(?:\s+(?:have|had|{_ADVERBS}))*\s+(?P<verb>{_PART})\b")),
+    # a second verb sharing the subject: "I've corrected the name *and moved* you to 12A"
+    ("first_person", re.compile(
+        rf"\b(?:i|we)(?:\s+(?:have|had|{_ADVERBS}))*\s+[a-z]+ed\b[^.;:!?\n]{{0,80}}?\band\s+"
+        rf"(?:{_ADVERBS}\s+)*(?P<verb>{_PART})\b")),
     ("passive", re.compile(
         rf"\b(?:has|have|had)\s+(?:{_ADVERBS}\s+)*been\s+(?:{_ADVERBS}\s+|partially\s+)*(?P<verb>{_PART})\b")),
     ("passive", re.compile(
@@ -83,6 +78,7 @@ _WORDS = re.compile(r"[a-z]{3,}")
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ied", "ies", "ed", "es", "s", "e")
 
 
+@lru_cache(maxsize=16384)
 def stem(word: str) -> str:
     """A crude stem: enough to relate "refunded", "refunds" and "refund_invoice"."""
     w = word.lower()
@@ -95,18 +91,22 @@ def stem(word: str) -> str:
     return w
 
 
+@lru_cache(maxsize=65536)
 def _related(a: str, b: str) -> bool:
     short, long_ = sorted((a, b), key=len)
     return len(short) >= 4 and long_.startswith(short)
 
 
-def tool_stems(spec: ToolSpec) -> set[str]:
+def tool_stems(spec: ToolSpec) -> frozenset[str]:
     """Stems of a tool's name tokens and of the collections it reads or writes."""
-    words = re.split(r"[_\W]+", spec.name)
-    words.append(spec.effect.collection)
-    if spec.effect.create is not None:
-        words.append(spec.effect.create.collection)
-    return {stem(w) for w in words if len(w) >= 4}
+    created = spec.effect.create.collection if spec.effect.create is not None else None
+    return _tool_stems(spec.name, spec.effect.collection, created)
+
+
+@lru_cache(maxsize=4096)
+def _tool_stems(name: str, collection: str, created: str | None) -> frozenset[str]:
+    words = [*re.split(r"[_\W]+", name), collection, *([created] if created else [])]
+    return frozenset(stem(w) for w in words if len(w) >= 4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +118,7 @@ class ActionClaim:
     clause: str
     start: int
     end: int
+    scope: str = ""  # the clause to the end of its sentence: where the claim's object is named
 
 
 def find_action_claims(answer: AnswerText) -> list[ActionClaim]:
@@ -133,7 +134,7 @@ def find_action_claims(answer: AnswerText) -> list[ActionClaim]:
             if kind == "passive" and _THIRD_PARTY.match(answer.text, m.end()):
                 continue
             claims.append(ActionClaim(kind, m.group("verb"), answer.text[clause.start:clause.end].strip(),
-                                      m.start(), m.end()))
+                                      m.start(), m.end(), answer.text[clause.start:answer.sentence_end(clause.start)]))
     claims.sort(key=lambda c: c.start)
     return claims
 
@@ -162,7 +163,7 @@ def claim_supported(claim: ActionClaim, tools: Sequence[ToolSpec], writes: Seque
     """Whether a successful side-effecting call (``writes``) could have done what ``claim`` says."""
     if claim.kind == "passive" and _already_so(claim, initial):
         return True
-    stems = {stem(claim.verb)} | {stem(w) for w in _WORDS.findall(claim.clause)}
+    stems = {stem(claim.verb)} | {stem(w) for w in _WORDS.findall(claim.scope or claim.clause)}
     related = {spec.name for spec in tools if spec.side_effect
                and any(_related(a, b) for a in stems for b in tool_stems(spec))}
     candidates = [w for w in writes if w.name in related] if related else list(writes)
@@ -180,6 +181,38 @@ class Write:
     ids: frozenset[str]
 
 
+@per_object
+def _id_index(initial: Mapping[str, Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], dict[str, str]]]:
+    """Per collection: its records, and normalised id -> the first record id that normalises so."""
+    index = []
+    for records in initial.values():
+        ids: dict[str, str] = {}
+        for rid in records:
+            ids.setdefault(_record_key(rid), rid)
+        index.append((records, ids))
+    return index
+
+
+def _lookups(initial: Mapping[str, Mapping[str, Any]], raw: Any) -> Iterator[tuple[Mapping[str, Any], str]]:
+    """(records, record id) for each collection of ``initial`` with a record that ``raw`` names,
+    as :func:`baton.world.lookup_record_id` finds it."""
+    wanted = None
+    for records, ids in _id_index(initial):
+        if isinstance(raw, str) and raw in records:
+            yield records, raw
+            continue
+        if wanted is None:
+            wanted = _record_key(raw)
+        rid = ids.get(wanted)
+        if rid is not None:
+            yield records, rid
+
+
+def _record_key(value: Any) -> str:
+    """A record id as :func:`baton.world.lookup_record_id` compares it."""
+    return str(value).strip().lstrip("#").strip().casefold()
+
+
 def _key(value: Any) -> str:
     return str(value).strip().lstrip("#").casefold()
 
@@ -190,9 +223,8 @@ def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapp
     values = [v for v in arguments.values() if isinstance(v, (str, int)) and not isinstance(v, bool)]
     ids = {_key(v) for v in values}
     for value in values:
-        for records in initial.values():
-            rid = lookup_record_id(records, str(value))
-            if rid is not None and isinstance(records[rid], Mapping):
+        for records, rid in _lookups(initial, str(value)):
+            if isinstance(records[rid], Mapping):
                 ids.update(_key(v) for v in records[rid].values() if isinstance(v, (str, int)))
     return Write(name, frozenset(ids))
 
@@ -201,10 +233,8 @@ def _named_records(claim: ActionClaim, initial: Mapping[str, Mapping[str, Any]])
     """Ids of existing records that the claim's clause names ("I've refunded invoice #4417")."""
     named = set()
     for token in find_id_tokens(claim.clause):
-        for records in initial.values():
-            rid = lookup_record_id(records, str(token.value))
-            if rid is not None:
-                named.add(_key(rid))
+        for _, rid in _lookups(initial, str(token.value)):
+            named.add(_key(rid))
     return named
 
 
@@ -212,10 +242,7 @@ def _already_so(claim: ActionClaim, initial: Mapping[str, Mapping[str, Any]]) ->
     """The clause names a record whose initial fields already say what the claim says."""
     verb = stem(claim.verb)
     for token in find_id_tokens(claim.clause):
-        for records in initial.values():
-            rid = lookup_record_id(records, str(token.value))
-            if rid is None:
-                continue
+        for records, rid in _lookups(initial, str(token.value)):
             values = " ".join(str(v) for v in records[rid].values() if isinstance(v, str))
             if any(_related(verb, stem(w)) for w in _WORDS.findall(values.lower())):
                 return True

@@ -130,6 +130,16 @@ def occurrences(form: Form, found: Extracted, *, claim: bool = False) -> Iterato
         yield from find_phrase(text, form.text)
 
 
+def _word_edges(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen ``[start, end)`` to whole words: an alignment may start inside one ("t add" of
+    "cannot add"), and the word it cuts belongs to the statement."""
+    while start > 0 and text[start - 1].isalnum() and text[start].isalnum():
+        start -= 1
+    while end < len(text) and text[end].isalnum() and text[end - 1].isalnum():
+        end += 1
+    return start, end
+
+
 def _fuzzy(form: Form, answer: AnswerText) -> Iterator[tuple[int, int]]:
     if len(form.text) < FUZZY_MIN_CHARS or " " not in form.text:
         return
@@ -139,7 +149,7 @@ def _fuzzy(form: Form, answer: AnswerText) -> Iterator[tuple[int, int]]:
         hit = fuzz.partial_ratio_alignment(form.text, sentence, score_cutoff=FUZZY_THRESHOLD)
         if hit is None:
             continue
-        w_start, w_end = start + hit.dest_start, start + hit.dest_end
+        w_start, w_end = _word_edges(answer.text, start + hit.dest_start, start + hit.dest_end)
         window_digits = set(_DIGITS.findall(answer.text[w_start:w_end]))
         if any(d not in window_digits for d in digits):
             continue

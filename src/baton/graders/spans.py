@@ -6,7 +6,8 @@ An occurrence of a fact (or a forbidden claim) in the answer is *asserted* unles
   user wrote, or a verbatim echo of at least :data:`ECHO_TOKENS` consecutive words of a user
   message (or the whole message when it is shorter, but at least 4 words);
 * its clause negates it. Clauses end at sentence ends, ``;``, ``:``, ``,``, parentheses, dashes,
-  and before conjunctions and relative words ("but", "because", "and", "that", "if", ...). A
+  table-cell bars, Markdown line breaks (a blank line, or a newline before a list item, table row,
+  heading or quote; a single newline inside a paragraph is a soft wrap), and before conjunctions and relative words ("but", "because", "and", "that", "if", ...). A
   negation cue ("not", "never", "no", "cannot", "unable", "without", ...) negates an occurrence
   when it stands before it in the clause with no time/limit preposition between them ("not
   possible *after* 30 days" still states 30 days), or right after it as a negated verb ("the
@@ -26,6 +27,7 @@ import bisect
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from rapidfuzz import fuzz
 
@@ -35,12 +37,15 @@ ECHO_TOKENS = 8
 _MIN_ECHO_TOKENS = 4
 _QUOTE_FUZZ = 90.0
 
-_HARD_BREAK = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+|;|:(?=\s)|,(?=\s)|\s-\s|[()\[\]]")
+# A newline ends a statement only where Markdown does: at a blank line, or before a list item,
+# table row, heading or block quote. A single newline inside a paragraph is a soft wrap.
+_LINE_BREAK = r"\n(?:[ \t]*\n)+|\n(?=[ \t]*(?:[-*+\u2022>#|]|\d+[.)])\s?)"
+_HARD_BREAK = re.compile(rf"[.!?]+[\"')\]]*(?=\s|$)|{_LINE_BREAK}|;|:(?=\s)|,(?=\s)|\s-\s|[()\[\]|]")
 _SOFT_BREAK = re.compile(
     r"(?<!\bcould)(?<!\bwould)(?<!\bwas)(?<!\bwere)(?<!\bhad)(?<!\bdid)"
     r"\s(?=(?:but|however|although|though|whereas|while|so|because|since|and|which|that|who|"
-    r"then|unless|if|once|when|whenever|until|otherwise|or)\b)")
-_CONDITIONAL = re.compile(r"^\W*(?:if|unless|once|when|whenever|in case|as soon as|should)\b")
+    r"then|unless|if|once|when|whenever|until|before|otherwise|or)\b)")
+_CONDITIONAL = re.compile(r"^\W*(?:if|unless|once|when|whenever|before|in case|as soon as|should)\b")
 
 _NEGATION = re.compile(
     r"\b(?:not|never|no(?!\.?\s*#?\d)|none|nor|neither|cannot|unable|without|instead of|rather than)\b")
@@ -60,7 +65,7 @@ _STALE_AFTER = re.compile(
     r"^\W*(?:[\w$#.,-]+\s+){0,4}?(?:(?:was|were|is|are|has been|have been)\s+)?"
     r"(?:superseded|replaced|retired|discontinued|outdated|obsolete|no longer)\b")
 
-_SENTENCE_BREAK = re.compile(r"[.!?]+[\"')\]]*(?=\s|$)|\n+")
+_SENTENCE_BREAK = re.compile(rf"[.!?]+[\"')\]]*(?=\s|$)|{_LINE_BREAK}|\|")
 _QUOTED = re.compile(r"\"([^\"]{1,400})\"|(?<!\w)'([^']{2,300})'(?!\w)")
 _WORD = re.compile(r"[a-z0-9$#%]+(?:[.,'/-][a-z0-9]+)*")
 
@@ -93,18 +98,33 @@ def _words(text: str) -> list[tuple[str, int, int]]:
     return [(m.group(0).strip(".,'"), m.start(), m.end()) for m in _WORD.finditer(text)]
 
 
+@lru_cache(maxsize=4096)
+def _user_grams(user: str) -> tuple[int, frozenset[tuple[str, ...]]]:
+    """(n, the n-grams of a canonical user message) for echo detection; n = 0: too short."""
+    user_words = [w for w, _, _ in _words(user)]
+    n = min(ECHO_TOKENS, len(user_words))
+    if n < _MIN_ECHO_TOKENS:
+        return 0, frozenset()
+    return n, frozenset(tuple(user_words[i:i + n]) for i in range(len(user_words) - n + 1))
+
+
+@lru_cache(maxsize=4096)
+def _user_form(user: str) -> str:
+    """A user message in the form answers are compared with."""
+    return _strip(canonical(user))
+
+
 def _echo_spans(text: str, user_texts: Sequence[str]) -> list[tuple[int, int]]:
     """Spans of ``text`` that repeat a user message word for word (see the module docstring)."""
     words = _words(text)
+    tokens = [w for w, _, _ in words]
     spans: list[tuple[int, int]] = []
     for user in user_texts:
-        user_words = [w for w, _, _ in _words(user)]
-        n = min(ECHO_TOKENS, len(user_words))
-        if n < _MIN_ECHO_TOKENS:
+        n, grams = _user_grams(user)
+        if not n:
             continue
-        grams = {tuple(user_words[i:i + n]) for i in range(len(user_words) - n + 1)}
-        for i in range(len(words) - n + 1):
-            if tuple(w for w, _, _ in words[i:i + n]) in grams:
+        for i in range(len(tokens) - n + 1):
+            if tuple(tokens[i:i + n]) in grams:
                 spans.append((words[i][1], words[i + n - 1][2]))
     return spans
 
@@ -149,7 +169,7 @@ class AnswerText:
         self.text = canonical(answer)
         self.clauses = split_clauses(self.text)
         self._starts = [c.start for c in self.clauses]
-        users = [_strip(canonical(u)) for u in user_texts if u.strip()]
+        users = [_user_form(u) for u in user_texts if u.strip()]
         self.masked = _merge(_quote_spans(self.text, users) + _echo_spans(self.text, users))
         self.sentences = [(start, end) for start, end in _segments(self.text, (_SENTENCE_BREAK,))
                           if self.text[start:end].strip(" .!?\n")]
@@ -157,9 +177,18 @@ class AnswerText:
     def clause_at(self, pos: int) -> Clause:
         return self.clauses[max(0, bisect.bisect_right(self._starts, pos) - 1)]
 
+    def sentence_end(self, pos: int) -> int:
+        """End of the sentence that holds ``pos``."""
+        for start, end in self.sentences:
+            if start <= pos < end:
+                return end
+        return len(self.text)
+
     def is_quoted(self, start: int, end: int) -> bool:
-        """Whether ``[start, end)`` overlaps a quote of the user's words."""
-        return any(s < end and start < e for s, e in self.masked)
+        """Whether ``[start, end)`` lies inside a quote of the user's words. An occurrence that
+        reaches beyond the quote ("I've also *added you to* Okta Super Admin", where only the
+        group name echoes the user) says more than the user did, so it is the answer's own."""
+        return any(s <= start and end <= e for s, e in self.masked)
 
     def is_negated(self, start: int, end: int, *, stale: bool = False) -> bool:
         """Whether the clause around ``[start, end)`` negates it (``stale``: or marks it outdated)."""

@@ -14,9 +14,11 @@ state its successful tool calls produce when replayed in a fresh sandbox.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from baton.graders.calls import ObservedCall
+from baton.graders.memo import per_object
 from baton.task import GoldenTask
 from baton.trace import Trace
 from baton.validate import replay_gold, state_mismatches
@@ -25,7 +27,31 @@ from baton.world import ToolError, World, values_equal
 State = Mapping[str, Mapping[str, Mapping[str, Any]]]
 
 
-def changed_records(before: State, after: State, collections: set[str] | None = None) -> set[tuple[str, str]]:
+def _same(a: Any, b: Any) -> bool:
+    """Exactly ``values_equal(a, b)``, faster on the common case of equal values of equal types."""
+    t = type(a)
+    if t is not type(b):
+        return values_equal(a, b)
+    if t is dict:
+        if a.keys() != b.keys():
+            return False
+        for key, x in a.items():
+            y = b[key]
+            tx = type(x)
+            if tx is str or tx is bool or x is None:
+                if tx is not type(y) or x != y:
+                    return False
+            elif not _same(x, y):
+                return False
+        return True
+    if t is list:
+        return len(a) == len(b) and all(map(_same, a, b))
+    if t is int or t is float:
+        return a == b or values_equal(a, b)
+    return bool(a == b)
+
+
+def changed_records(before: State, after: State, collections: AbstractSet[str] | None = None) -> set[tuple[str, str]]:
     """(collection, record id) of records added, removed or modified between two states."""
     changed = set()
     for name in set(before) | set(after):
@@ -33,18 +59,19 @@ def changed_records(before: State, after: State, collections: set[str] | None = 
             continue
         old, new = before.get(name, {}), after.get(name, {})
         for rid in set(old) | set(new):
-            if rid not in old or rid not in new or not values_equal(dict(old[rid]), dict(new[rid])):
+            if rid not in old or rid not in new or not _same(old[rid], new[rid]):
                 changed.add((name, rid))
     return changed
 
 
-def gold_changes(task: GoldenTask) -> set[tuple[str, str]] | None:
+@per_object
+def gold_changes(task: GoldenTask) -> frozenset[tuple[str, str]] | None:
     """Records the gold replay changes; None when the gold calls do not replay."""
     try:
         world = replay_gold(task)
     except ToolError:
         return None
-    return changed_records(task.world.collections, world.snapshot())
+    return frozenset(changed_records(task.world.collections, world.snapshot()))
 
 
 def written_collections(task: GoldenTask, name: str) -> set[str] | None:
@@ -59,13 +86,14 @@ def written_collections(task: GoldenTask, name: str) -> set[str] | None:
     return out
 
 
-def judged_collections(task: GoldenTask) -> set[str] | None:
+@per_object
+def judged_collections(task: GoldenTask) -> frozenset[str] | None:
     """Collections whose changes are judged: those gold's final_state names and those the gold
     calls write; None (all collections) when there are none."""
     judged = set(task.gold.final_state)
     for call in task.gold.tool_calls:
         judged |= written_collections(task, call.name) or set()
-    return judged or None
+    return frozenset(judged) or None
 
 
 def final_state(task: GoldenTask, trace: Trace, calls: list[ObservedCall]) -> dict[str, Any]:

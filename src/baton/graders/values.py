@@ -190,6 +190,7 @@ def parse_date(form: str) -> Date | None:
 
 # --------------------------------------------------------------------------- ids
 
+_HAS_DIGIT = re.compile(r"\d")
 _ID_TOKEN = re.compile(r"(?<![\w#-])#?[a-z0-9]+(?:[-_/][a-z0-9]+)*")
 _ID_FORM = re.compile(r"#?[a-z0-9]+(?:[-_/.][a-z0-9]+)*")
 _PREFIXED = re.compile(r"([a-z]+)[-_]?#?(\d+)")
@@ -234,7 +235,7 @@ def parse_id(form: str, *, numeric: bool) -> IdForm | None:
 def find_id_tokens(text: str) -> list[Found]:
     """Tokens that contain a digit, with their text as value."""
     return [Found(m.start(), m.end(), m.group(0)) for m in _ID_TOKEN.finditer(text)
-            if any(ch.isdigit() for ch in m.group(0))]
+            if _HAS_DIGIT.search(m.group(0))]
 
 
 _PRECEDING_WORD = re.compile(r"([a-z]+)\W*(?:(?:no|nr|num|number|id)\W*)?$")
