@@ -121,7 +121,9 @@ def test_tool_component_scores(task: GoldenTask) -> None:
     assert partial.metrics["recall"] == 0.5 and partial.metrics["extra_side_effects"] == 1.0
 
     nothing = make_trace(task, calls=[], answer="")
-    assert grade_run(task, nothing).components["tool"].score == 0.0
+    assert "tool" not in grade_run(task, nothing).components  # no tool hop: like naive and rag
+    nothing.hops.append(Hop(kind="generate", name="act", output={"text": ""}))
+    assert grade_run(task, nothing).components["tool"].score == 0.0  # could act, did not
 
 
 def test_free_text_arguments_need_only_be_present(task: GoldenTask) -> None:

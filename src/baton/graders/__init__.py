@@ -31,6 +31,12 @@ def user_texts(task: GoldenTask) -> list[str]:
     return [task.request, *(turn.content for turn in task.conversation if turn.role == "user")]
 
 
+def _can_act(trace: Trace) -> bool:
+    """Whether the system had a tool hop at all: an architecture without one (naive, rag) gets no
+    tool-call component score, as it gets no route score; its failure to act still fails the run."""
+    return any(hop.kind == "tool" or hop.name == "act" or hop.output.get("tool_calls") for hop in trace.hops)
+
+
 def grade_run(task: GoldenTask, trace: Trace) -> RunGrade:
     """Grade one trace of ``task``. Infrastructure errors give status 'error' and nothing else."""
     if trace.task_id != task.id:
@@ -46,7 +52,7 @@ def grade_run(task: GoldenTask, trace: Trace) -> RunGrade:
     scored: list[ComponentScore | None] = [
         grade_route(task, trace),
         grade_retrieval(task, trace, calls),
-        grade_tools(task, calls),
+        grade_tools(task, calls) if _can_act(trace) else None,
         grade_answer(verdict.facts, found, evidence_texts(task, trace, calls)),
         grade_verifier(verifier, bool(trace.hops_of("verify"))),
     ]
