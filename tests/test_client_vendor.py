@@ -202,3 +202,91 @@ async def test_pool_stops_embedded_sim_on_error() -> None:
 def test_openai_profile_needs_base_url() -> None:
     with pytest.raises(ConfigError, match="base_url"):
         VendorClient(VendorProfile(name="x", model="m"))
+
+
+class Scripted:
+    """An ``httpx2`` mock transport answering with ``replies`` in order, recording the requests."""
+
+    def __init__(self, *replies: Any) -> None:
+        self.replies = list(replies)
+        self.requests: list[Any] = []
+
+    def __call__(self, request: Any) -> Any:
+        import httpx2
+
+        self.requests.append(request)
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        status, body, headers = reply
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return httpx2.Response(status, content=content, headers=headers)
+
+
+COMPLETION = {"id": "c1", "object": "chat.completion", "created": 0, "model": "served-model",
+              "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+                  "role": "assistant", "content": "hi",
+                  "tool_calls": [{"id": "t1", "type": "function",
+                                  "function": {"name": "renew_loan", "arguments": '{"member_id": "M-1"}'}}]}}],
+              "usage": {"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10}}
+
+
+def scripted_client(transport: Scripted, **fields: Any) -> VendorClient:
+    import httpx2
+
+    profile = VendorProfile(**{"name": "scripted", "kind": "sim", "model": "m", "base_url": "http://vendor.test/v1",
+                               "retries": 2, "price_input_per_mtok": 1.0, **fields})
+    return VendorClient(profile, http_client=httpx2.AsyncClient(transport=httpx2.MockTransport(transport)),
+                        backoff_s=0.001)
+
+
+async def test_plain_body_sent_and_response_json_read() -> None:
+    transport = Scripted((200, COMPLETION, {}))
+    out = await scripted_client(transport).chat(ASK, tools=[{"type": "function", "function": {"name": "renew_loan"}}],
+                                                seed=5, max_tokens=9)
+    (request,) = transport.requests
+    assert request.url.path == "/v1/chat/completions" and request.headers["authorization"] == "Bearer baton-no-key"
+    assert request.headers["x-baton-attempt"] == "0"
+    assert json.loads(request.content) == {"model": "m", "temperature": 0.0, "tools": [
+        {"type": "function", "function": {"name": "renew_loan"}}], "tool_choice": "auto", "messages": ASK,
+        "max_tokens": 9, "seed": 5}
+    assert (out.text, out.model, out.finish_reason) == ("hi", "served-model", "tool_calls")
+    assert [(c.id, c.name, c.arguments) for c in out.tool_calls] == [("t1", "renew_loan", {"member_id": "M-1"})]
+    assert (out.usage.input_tokens, out.usage.output_tokens, out.usage.calls, out.usage.retries) == (7, 3, 1, 0)
+    assert out.usage.cost_usd == pytest.approx(7 / 1e6)
+
+
+async def test_retry_after_a_failed_first_attempt_counts_attempts() -> None:
+    import httpx2
+
+    transport = Scripted((503, {"error": {"message": "busy"}}, {"retry-after-ms": "50"}),
+                         httpx2.ConnectError("refused"), (200, COMPLETION, {}))
+    started = time.perf_counter()
+    out = await scripted_client(transport).chat(ASK)
+    assert out.usage.retries == 2 and out.text == "hi"
+    assert [r.headers["x-baton-attempt"] for r in transport.requests] == ["0", "1", "2"]
+    assert time.perf_counter() - started >= 0.05  # the first failure's Retry-After was honoured
+
+
+async def test_non_retryable_and_exhausted_failures_are_infra_errors() -> None:
+    transport = Scripted((400, {"error": {"message": "bad request"}}, {}))
+    with pytest.raises(InfraError, match=r"after 1 attempt\(s\): HTTP 400"):
+        await scripted_client(transport).chat(ASK)
+    assert len(transport.requests) == 1
+    transport = Scripted(*[(500, {"error": {"message": "down"}}, {})] * 2)
+    with pytest.raises(InfraError, match=r"after 2 attempt\(s\): HTTP 500"):
+        await scripted_client(transport, retries=1).chat(ASK)
+    transport = Scripted((429, {}, {"retry-after": "0"}))
+    with pytest.raises(InfraError, match=r"after 1 attempt\(s\): HTTP 429"):
+        await scripted_client(transport, retries=0).chat(ASK)
+
+
+async def test_a_body_that_is_not_a_json_object_is_an_infra_error() -> None:
+    for body in (b"<html>oops</html>", b"[1, 2]"):
+        with pytest.raises(InfraError, match="not a JSON object"):
+            await scripted_client(Scripted((200, body, {}))).chat(ASK)
+
+
+async def test_no_choices_is_a_response_error() -> None:
+    out = await scripted_client(Scripted((200, {"model": "m", "choices": []}, {}))).chat(ASK)
+    assert out.error == "the vendor returned no choices" and out.usage.calls == 1

@@ -268,3 +268,40 @@ async def test_progress_is_rich_on_a_terminal_and_quiet_otherwise(tasks, tmp_pat
     shown = terminal.getvalue()
     assert f"{summary.total}/{summary.total}" in shown
     assert f"passed {summary.passed}" in shown and "infra errors 0" in shown and "$0.0" in shown
+
+
+def test_worker_line_splices_the_trace_and_equals_the_inline_line(tasks):
+    from baton.engine import result_line
+    from baton.result import RunKey, RunResult
+
+    trace = Trace(task_id=tasks[0].id, task_version=tasks[0].version, system="naive", architecture="naive",
+                  seed=3, answer="text with \"quotes\" and é", usage=Usage(calls=1, cost_usd=0.5))
+    key = RunKey(task_id=trace.task_id, task_version=trace.task_version, system="naive", vendor="v1", trial=0,
+                 mode="system")
+    inline, status, cost, calls, _ = result_line(tasks[0], trace, fake_grader, key, 3)
+    spliced = result_line(tasks[0], trace, fake_grader, key, 3, trace.model_dump_json().encode())[0]
+    assert spliced.endswith(b"\n") and spliced.count(b"\n") == 1
+    first, second = json.loads(inline), json.loads(spliced)
+    first.pop("finished_at"), second.pop("finished_at")
+    assert first == second and list(second)[:2] == ["version", "key"]
+    assert RunResult.model_validate_json(spliced).trace == trace
+    assert (status, cost, calls) == ("passed", 0.5, 1)
+
+
+async def test_run_task_builds_the_world_only_when_used(tasks, monkeypatch):
+    from baton.model import ScriptedClient
+    from baton.runners import run as run_module
+    from baton.runners import run_task
+
+    built = []
+    real_world = run_module.World
+    monkeypatch.setattr(run_module, "World", lambda task: built.append(task.id) or real_world(task))
+
+    class Pool:
+        def client(self, vendor):
+            return ScriptedClient(lambda messages, options: "an answer", vendor=vendor)
+
+    task = next(t for t in tasks if t.tools)
+    trace = await run_task(task, BUILTIN_SYSTEMS["naive"], "v1", clients=Pool())
+    assert built == [] and trace.answer == "an answer"
+    assert trace.final_state == task.world.collections

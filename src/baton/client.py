@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+import httpx2
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 KEYLESS = "baton-no-key"  # sent to endpoints that need no key (local, sim, most vLLM/Ollama servers)
 _RETRY_AFTER_CAP_S = 60.0
+_BEARER = {"bearer_auth": True}  # the request options' security: send the key as a bearer token
 _SECRETISH = re.compile(r"\b(?:sk|pk|rk|key)[-_][A-Za-z0-9_\-*.]{3,}", re.I)
 
 
@@ -252,11 +254,9 @@ class VendorClient:
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
         self._sim = profile.kind == "sim"
-        if endpoint is None:
-            if profile.base_url is None:
-                raise ConfigError(f"vendor profile '{profile.name}': base_url: required for kind "
-                                  f"'{profile.kind}' outside a ClientPool")
-            self._client = self._make_client(profile.base_url)
+        if endpoint is None and profile.base_url is None:
+            raise ConfigError(f"vendor profile '{profile.name}': base_url: required for kind "
+                              f"'{profile.kind}' outside a ClientPool")
 
     def __repr__(self) -> str:
         return f"VendorClient({self._profile.name!r}, model={self._profile.model!r})"
@@ -278,10 +278,12 @@ class VendorClient:
         return self._profile.simulated
 
     def _make_client(self, base_url: str) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(base_url=base_url, api_key=self._api_key, max_retries=0,
+        return openai.AsyncOpenAI(base_url=base_url, api_key=self._api_key(), max_retries=0,
                                   timeout=self._profile.timeout_s, http_client=self._http_client)
 
-    async def _api_key(self) -> str:
+    def _api_key(self) -> str:
+        """The key, read from the profile's environment variable when the HTTP client is made
+        (on the first call), so a missing variable is an :class:`InfraError` of that call."""
         env = self._profile.api_key_env
         if env is None:
             return KEYLESS
@@ -360,46 +362,84 @@ class VendorClient:
         started = time.perf_counter()
         async with self._semaphore():
             try:
-                async for attempt in AsyncRetrying(stop=stop_after_attempt(profile.retries + 1),
-                                                   retry=retry_if_exception(_retryable), wait=self._wait,
-                                                   reraise=True):
-                    with attempt:
-                        if self._sim:
-                            kwargs["extra_headers"] = {"x-baton-attempt": str(attempts)}
-                        attempts += 1
-                        completion = await client.chat.completions.create(**kwargs)
+                try:
+                    attempts = 1
+                    data = await self._post(client, kwargs, 0)
+                except openai.OpenAIError as exc:
+                    if profile.retries < 1 or not _retryable(exc):
+                        raise
+                    first: BaseException | None = exc
+                    # Retries go through tenacity; the failed first attempt is replayed as its
+                    # attempt 1, so stop and wait (Retry-After included) see it as usual.
+                    async for attempt in AsyncRetrying(stop=stop_after_attempt(profile.retries + 1),
+                                                       retry=retry_if_exception(_retryable), wait=self._wait,
+                                                       reraise=True):
+                        with attempt:
+                            if first is not None:
+                                failed, first = first, None
+                                raise failed
+                            attempts += 1
+                            data = await self._post(client, kwargs, attempts - 1)
             except openai.OpenAIError as exc:
                 message = (f"vendor '{profile.name}' failed after {attempts} attempt(s): "
                            f"{_describe(exc, self._secret())}")
                 log.warning(message)
                 raise InfraError(message) from None
         latency = time.perf_counter() - started
-        response = self._read(completion, schema, latency, attempts - 1)
+        response = self._read(data, schema, latency, attempts - 1)
         if key is not None:
             self._cache.put(key, response_to_dict(response))  # type: ignore[union-attr]
         return response
 
-    def _read(self, completion: Any, schema: dict[str, Any] | None, latency: float, retries: int) -> ChatResponse:
+    async def _post(self, client: openai.AsyncOpenAI, body: dict[str, Any], attempt: int) -> dict[str, Any]:
+        """One ``POST /chat/completions`` with the already-plain JSON ``body``, through the
+        client's low-level path (status errors and timeouts raised as by ``create``, without its
+        request transform and response model); returns the decoded JSON body."""
+        options: dict[str, Any] = {"security": _BEARER}
+        if self._sim:
+            options["headers"] = {"x-baton-attempt": str(attempt)}  # the simulator's faults are per attempt
+        raw = await client.post(  # type: ignore[call-overload]  # options: a plain dict for its TypedDict
+            "/chat/completions", body=body, cast_to=httpx2.Response, options=options)
+        try:
+            data = json.loads(raw.content)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            raise openai.APIResponseValidationError(
+                response=raw, body=raw.text[:200],
+                message=f"the vendor's response is not a JSON object: {raw.text[:80]!r}")
+        return data
+
+    def _read(self, data: dict[str, Any], schema: dict[str, Any] | None, latency: float,
+              retries: int) -> ChatResponse:
+        """A :class:`ChatResponse` from the JSON body of a chat completion."""
         profile = self._profile
-        usage = completion.usage
-        tin = usage.prompt_tokens if usage else 0
-        tout = usage.completion_tokens if usage else 0
+        usage = data.get("usage")
+        if not isinstance(usage, dict):
+            usage = {}
+        tin, tout = _tokens(usage.get("prompt_tokens")), _tokens(usage.get("completion_tokens"))
         response = ChatResponse(
             usage=Usage(input_tokens=tin, output_tokens=tout, cost_usd=profile.cost_usd(tin, tout), calls=1,
                         retries=retries),
-            latency_s=latency, vendor=profile.name, model=completion.model or profile.model)
-        if not completion.choices:
+            latency_s=latency, vendor=profile.name, model=data.get("model") or profile.model)
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             response.error = "the vendor returned no choices"
             return response
-        choice = completion.choices[0]
-        message = choice.message
-        response.finish_reason = choice.finish_reason
-        response.text = message.content or ""
-        for call in message.tool_calls or ():
-            fn = getattr(call, "function", None)
-            if fn is None:
+        choice = choices[0]
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            message = {}
+        response.finish_reason = choice.get("finish_reason")
+        content = message.get("content")
+        response.text = content if isinstance(content, str) else ""
+        for call in message.get("tool_calls") or ():
+            fn = call.get("function") if isinstance(call, dict) else None
+            if not isinstance(fn, dict):
                 continue
-            raw = fn.arguments or ""
+            raw = fn.get("arguments") or ""
+            if not isinstance(raw, str):
+                raw = json.dumps(raw)
             try:
                 arguments = json.loads(raw) if raw.strip() else {}
                 error = None if isinstance(arguments, dict) else "tool arguments are not a JSON object"
@@ -407,8 +447,8 @@ class VendorClient:
                 arguments, error = {}, f"tool arguments are not valid JSON: {exc}"
             if not isinstance(arguments, dict):
                 arguments = {}
-            response.tool_calls.append(RequestedToolCall(id=call.id, name=fn.name, arguments=arguments,
-                                                         raw_arguments=raw, error=error))
+            response.tool_calls.append(RequestedToolCall(id=call.get("id") or "", name=fn.get("name") or "",
+                                                         arguments=arguments, raw_arguments=raw, error=error))
         if schema is not None:
             if profile.structured_output == "tools":
                 forced = [c for c in response.tool_calls if c.name]
@@ -423,6 +463,11 @@ class VendorClient:
             else:
                 response.parsed, response.error = extract_json(response.text)
         return response
+
+
+def _tokens(value: Any) -> int:
+    """A token count from a response's usage (absent or malformed counts as 0)."""
+    return value if isinstance(value, int) and value >= 0 else 0
 
 
 # --- the pool --------------------------------------------------------------------------------

@@ -179,16 +179,28 @@ Finished = tuple[bytes, str, float, int, int]
 """A stored-to-be result: (JSON line, status, cost in USD, calls, cached calls)."""
 
 
-def result_line(task: GoldenTask, trace: Trace, grader: Grader, key: RunKey, seed: int) -> Finished:
-    """Grade ``trace`` and serialize its :class:`RunResult` as one JSON line."""
+def result_line(task: GoldenTask, trace: Trace, grader: Grader, key: RunKey, seed: int,
+                trace_json: bytes | None = None) -> Finished:
+    """Grade ``trace`` and serialize its :class:`RunResult` as one JSON line.
+
+    ``trace_json``: the trace already serialized (as it crossed to a grading worker); it is
+    spliced into the line instead of serializing the trace a second time."""
     grade = grader(task, trace)
     usage = trace.usage
     result = RunResult.model_construct(
         version=RESULT_VERSION, key=key, seed=seed, status=grade.status, simulated=trace.simulated,
         grade=grade, trace=trace, usage=usage, latency_s=trace.latency_s,
         finished_at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"))
-    line = result.model_dump_json().encode("utf-8") + b"\n"
+    if trace_json is None:
+        line = result.model_dump_json().encode("utf-8") + b"\n"
+    else:  # every field but the trace, then the trace: key order is irrelevant to readers
+        head = result.model_dump_json(exclude=_TRACE).encode("utf-8")
+        line = b"".join((head[:-1], b',"trace":', trace_json, b"}\n"))
     return line, grade.status, usage.cost_usd, usage.calls, usage.cached_calls
+
+
+_TRACE = {"trace"}
+_TRACE_JSON = Trace.__pydantic_serializer__.to_json  # Trace -> compact JSON bytes, as model_dump_json
 
 
 # --------------------------------------------------------------------------- grading in a worker process
@@ -226,7 +238,8 @@ def grade_worker_main() -> None:
     while (frame := _read_frame(inp)) is not None:
         try:
             reply: tuple[str, Any] = ("ok", [result_line(by_key[(key.task_id, key.task_version)],
-                                                         Trace.model_validate_json(trace_json), grader, key, seed)
+                                                         Trace.model_validate_json(trace_json), grader, key, seed,
+                                                         trace_json)
                                              for key, seed, trace_json in pickle.loads(frame)])
         except Exception:  # noqa: BLE001 - any grader failure goes back to the parent, with its traceback
             reply = ("error", traceback.format_exc())
@@ -262,7 +275,7 @@ class _ProcessGrading:
         self._reader = asyncio.create_task(self._read_loop())
 
     def submit(self, item: WorkItem, trace: Trace) -> None:
-        self._batch.append((item.key(), item.seed, trace.model_dump_json().encode("utf-8")))
+        self._batch.append((item.key(), item.seed, _TRACE_JSON(trace)))
         self.backlog += 1
         self._idle.clear()
         if len(self._batch) == 1:

@@ -8,7 +8,7 @@ Architectures talk to models only through :meth:`RunContext.chat`, which records
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -62,12 +62,25 @@ class RunContext:
     vendor: str
     clients: ClientSource
     trace: Trace
-    world: World
+    world_factory: Callable[[], World]
     trial: int = 0
     seed: int = 0
     isolated: str | None = None
     unattributed: Usage = field(default_factory=Usage)  # model usage no hop carries (adapters)
     _clients: dict[str, ModelClient] = field(default_factory=dict)
+    _world: World | None = None
+
+    @property
+    def world(self) -> World:
+        """The task's sandboxed systems, made on first use (most calls never touch them)."""
+        if self._world is None:
+            self._world = self.world_factory()
+        return self._world
+
+    @property
+    def world_started(self) -> bool:
+        """Whether :attr:`world` was ever used (else its state is still the task's initial one)."""
+        return self._world is not None
 
     @property
     def params(self) -> dict[str, Any]:

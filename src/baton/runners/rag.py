@@ -18,15 +18,18 @@ def retrieval_query(ctx: RunContext, *extra: str) -> str:
     return " ".join([*turns, ctx.task.request, *extra])
 
 
-def retrieve_documents(ctx: RunContext, query: str) -> tuple[list[Chunk], str | None, float]:
-    """Rank the task's document chunks for ``query``: (chunks, error, seconds).
+def retrieve_documents(ctx: RunContext, query: str, default_k: int | None = None
+                       ) -> tuple[list[Chunk], str | None, float]:
+    """Rank the task's document chunks for ``query``: (chunks, error, seconds). ``params.top_k``
+    wins over ``default_k`` (the architecture's default), which wins over the retriever's.
 
     A retriever that fails at run time (a hosted index down) is the system's failure, recorded
     on the hop; a misconfigured one is a :class:`ConfigError`."""
     started = time.perf_counter()
     retriever = make_retriever(ctx.task.documents, ctx.params)
     try:
-        chunks = list(retriever.retrieve(query, top_k(ctx.params)))
+        k = top_k(ctx.params) if "top_k" in ctx.params or default_k is None else default_k
+        chunks = list(retriever.retrieve(query, k))
     except BatonError:
         raise
     except Exception as exc:

@@ -46,15 +46,16 @@ async def run_task(task: GoldenTask, system: SystemConfig, vendor: str, *, clien
                           f"(isolated hops: {supported})")
     trace = Trace(task_id=task.id, task_version=task.version, system=system.name, architecture=arch.name,
                   trial=trial, seed=seed, mode=mode)
-    ctx = RunContext(task=task, system=system, vendor=vendor, clients=clients, trace=trace, world=World(task),
-                     trial=trial, seed=seed, isolated=isolated)
+    ctx = RunContext(task=task, system=system, vendor=vendor, clients=clients, trace=trace,
+                     world_factory=lambda: World(task), trial=trial, seed=seed, isolated=isolated)
     started = time.perf_counter()
     try:
         await arch.run(ctx)
     except* RunStopped:  # already recorded; may arrive wrapped by the MCP session's task group
         pass
     trace.latency_s = time.perf_counter() - started
-    trace.final_state = ctx.world.snapshot()
+    # an untouched world is the task's initial state: shared, not copied (traces are read-only)
+    trace.final_state = ctx.world.snapshot() if ctx.world_started else task.world.collections
     trace.usage = trace.total_usage()
     trace.usage.add(ctx.unattributed)
     return trace
