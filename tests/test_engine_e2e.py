@@ -29,7 +29,19 @@ def outcomes(run_dir: Path) -> dict[str, tuple]:
                              r.grade.model_dump_json()) for r in iter_results(run_dir)}
 
 
-async def test_worker_grading_matches_inline_grading(tasks, tmp_path):
+@pytest.mark.parametrize("fork", [True, False], ids=["forked-worker", "spawned-worker"])
+async def test_worker_grading_matches_inline_grading(tasks, tmp_path, monkeypatch, fork):
+    import baton.engine
+
+    monkeypatch.setattr(baton.engine, "_can_fork", lambda: fork)
+    started = []
+    real_fork = baton.engine._fork_worker
+
+    async def spy_fork():
+        started.append("fork")
+        return await real_fork()
+
+    monkeypatch.setattr(baton.engine, "_fork_worker", spy_fork)
     matrix = Matrix(tasks=tasks, systems=[BUILTIN_SYSTEMS["naive"], BUILTIN_SYSTEMS["rag"],
                                           BUILTIN_SYSTEMS["multi_agent"]], vendors=["sim-frontier"], trials=1, seed=3)
     profiles = builtin_profiles()
@@ -42,6 +54,7 @@ async def test_worker_grading_matches_inline_grading(tasks, tmp_path):
     assert outcomes(tmp_path / "inline") == outcomes(tmp_path / "worker")
     assert worker.cached_calls == worker.calls > 0 and worker.cost_usd == 0
     assert inline.passed > 0  # the simulated frontier vendor does solve some tasks end to end
+    assert started == (["fork"] if fork else [])
 
 
 async def test_cancel_with_worker_grading_keeps_what_finished(tasks, tmp_path):
