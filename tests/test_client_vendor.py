@@ -268,9 +268,20 @@ async def test_retry_after_a_failed_first_attempt_counts_attempts() -> None:
     assert time.perf_counter() - started >= 0.05  # the first failure's Retry-After was honoured
 
 
+async def test_a_rejected_request_is_the_systems_failure_not_an_infra_error() -> None:
+    """HTTP 400/413/422 (context too long, a schema the model rejects): the vendor is up and said no
+    to what the system sent; recorded on the response, not retried, and not an infra error."""
+    for status in (400, 413, 422):
+        transport = Scripted((status, {"error": {"message": "maximum context length is 4096 tokens"}}, {}))
+        out = await scripted_client(transport).chat(ASK)
+        assert len(transport.requests) == 1
+        assert out.error is not None and "rejected the request" in out.error and f"HTTP {status}" in out.error
+        assert (out.text, out.tool_calls, out.usage.calls) == ("", [], 1)
+
+
 async def test_non_retryable_and_exhausted_failures_are_infra_errors() -> None:
-    transport = Scripted((400, {"error": {"message": "bad request"}}, {}))
-    with pytest.raises(InfraError, match=r"after 1 attempt\(s\): HTTP 400"):
+    transport = Scripted((401, {"error": {"message": "bad key"}}, {}))
+    with pytest.raises(InfraError, match=r"after 1 attempt\(s\): HTTP 401"):
         await scripted_client(transport).chat(ASK)
     assert len(transport.requests) == 1
     transport = Scripted(*[(500, {"error": {"message": "down"}}, {})] * 2)

@@ -164,6 +164,10 @@ def extract_json(text: str) -> tuple[dict[str, Any] | None, str | None]:
 
 # --- retries ---------------------------------------------------------------------------------
 
+_SYSTEM_FAULT_STATUSES = frozenset({400, 413, 422})
+"""HTTP statuses that mean "this request cannot be served" (the system's fault), not "the vendor is down"."""
+
+
 def _retryable(exc: BaseException) -> bool:
     if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
         return True
@@ -381,6 +385,15 @@ class VendorClient:
                             attempts += 1
                             data = await self._post(client, kwargs, attempts - 1)
             except openai.OpenAIError as exc:
+                if isinstance(exc, openai.APIStatusError) and exc.status_code in _SYSTEM_FAULT_STATUSES:
+                    # The vendor is up and answered: the *system* sent a request the model cannot
+                    # serve (context too long, a schema it rejects). That fails the task, it is
+                    # not an infrastructure error.
+                    return ChatResponse(error=f"vendor '{profile.name}' rejected the request: "
+                                              f"{_describe(exc, self._secret())}",
+                                        usage=Usage(calls=1, retries=attempts - 1),
+                                        latency_s=time.perf_counter() - started,
+                                        vendor=profile.name, model=profile.model)
                 message = (f"vendor '{profile.name}' failed after {attempts} attempt(s): "
                            f"{_describe(exc, self._secret())}")
                 log.warning(message)

@@ -35,8 +35,9 @@ class ChatResponse:
     """One completed model call.
 
     ``parsed`` is the decoded JSON object when a ``schema`` was requested and the model returned
-    valid JSON; ``error`` says why not otherwise (malformed JSON is the *system's* failure, not
-    an infrastructure error)."""
+    valid JSON; ``error`` says why not otherwise. Malformed JSON, and a request the vendor rejects
+    as unservable (HTTP 400/413/422: context too long, an unsupported schema), are the *system's*
+    failures, recorded here; only a vendor that cannot serve at all raises :class:`InfraError`."""
 
     text: str = ""
     tool_calls: list[RequestedToolCall] = field(default_factory=list)
