@@ -20,7 +20,6 @@ Defaults can be set in ``[tool.baton.compare]`` (same keys as the flags, with un
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -80,6 +79,7 @@ def compare(args: argparse.Namespace) -> int:
     from baton.engine import prepare_manifest, run_matrix_sync
     from baton.matrix import find_project_dir, load_settings, parse_modes, parse_names, plan_run
     from baton.progress import default_progress
+    from baton.commands.run import timestamped_run_dir
     from baton.reports import write_reports
 
     for flag in ("trials", "local_trials", "concurrency"):
@@ -122,7 +122,7 @@ def compare(args: argparse.Namespace) -> int:
                     task_filter=choose(args.task_filter, "task_filter", None), systems=systems,
                     vendors=vendors, trials=trials, seed=seed, modes=modes, vendors_file=args.vendors_file,
                     vendor_limits=limits)
-    run_dir = args.out or _timestamped(project_dir / settings.out)
+    run_dir = args.out or timestamped_run_dir(project_dir / settings.out, "-compare")
     if (run_dir / "manifest.json").exists():
         raise BatonError(f"--out: {run_dir} already holds a run; use `baton run --resume {run_dir}` to "
                          f"complete it and `baton report {run_dir}` to report it, or choose another directory")
@@ -188,13 +188,3 @@ def _local_tasks(matrix: Any, local: Sequence[str]) -> set[str]:
         limit = matrix.limits.get(vendor)
         ids |= set(limit.tasks) if limit is not None and limit.tasks is not None else {t.id for t in matrix.tasks}
     return ids
-
-
-def _timestamped(base: Path) -> Path:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    candidate = base / f"{stamp}-compare"
-    n = 2
-    while candidate.exists():
-        candidate = base / f"{stamp}-compare-{n}"
-        n += 1
-    return candidate

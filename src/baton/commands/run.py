@@ -53,8 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _timestamped(base: Path) -> Path:
-    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+def timestamped_run_dir(base: Path, suffix: str = "") -> Path:
+    """A new run directory under ``base`` named by the UTC time (and ``suffix``), never reused."""
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + suffix
     candidate = base / stamp
     n = 2
     while candidate.exists():
@@ -120,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             raise BatonError(f"--out: {run_dir} already holds a run; use --resume {run_dir} to complete it, "
                              f"or choose another directory")
     else:
-        run_dir = _timestamped(project_dir / settings.out)
+        run_dir = timestamped_run_dir(project_dir / settings.out)
     concurrency = args.concurrency or settings.concurrency
     use_cache = settings.cache and not args.no_cache
     cache_dir = args.cache_dir if args.cache_dir is not None else project_dir / settings.cache_dir
