@@ -76,3 +76,31 @@ async def test_cancel_with_worker_grading_keeps_what_finished(tasks, tmp_path):
     assert rest.missing == 0 and rest.resumed == len(stored)
     keys = [r.key.as_str() for r in iter_results(tmp_path / "run")]
     assert len(keys) == len(set(keys)) == len(matrix)
+
+
+@pytest.mark.parametrize("grade_worker", [False, True], ids=["inline", "worker"])
+async def test_llm_judge_is_off_by_default_and_recorded_when_on(tasks, tmp_path, grade_worker):
+    matrix = Matrix(tasks=[t for t in tasks if t.domain == "billing"][:2], systems=[BUILTIN_SYSTEMS["rag"]],
+                    vendors=["sim-frontier"], trials=1, seed=2)
+    profiles = builtin_profiles()
+    plain = await run_matrix(matrix, profiles=profiles, run_dir=tmp_path / "plain", use_cache=False,
+                             grade_worker=grade_worker)
+    judged = await run_matrix(matrix, profiles=profiles, run_dir=tmp_path / "judged", use_cache=False,
+                              grade_worker=grade_worker, judge="sim-small")
+    assert plain.completed == judged.completed == 2
+    assert all(r.grade.judge is None for r in iter_results(tmp_path / "plain"))
+    for result in iter_results(tmp_path / "judged"):
+        record = result.grade.judge
+        assert record is not None and record["vendor"] == "sim-small" and record["prompt"]
+        assert record["verdict"] is not None or record["error"]
+    # the judge never changes the graders' verdict
+    assert {r.key.as_str(): r.status for r in iter_results(tmp_path / "plain")} == \
+        {r.key.as_str(): r.status for r in iter_results(tmp_path / "judged")}
+
+
+async def test_unknown_judge_vendor_is_a_clear_error(tasks, tmp_path):
+    from baton.errors import BatonError
+
+    matrix = Matrix(tasks=tasks[:1], systems=[BUILTIN_SYSTEMS["naive"]], vendors=["sim-frontier"])
+    with pytest.raises(BatonError, match="--judge: unknown vendor profile 'nope'"):
+        await run_matrix(matrix, profiles=builtin_profiles(), run_dir=tmp_path / "r", judge="nope")

@@ -181,12 +181,14 @@ Finished = tuple[bytes, str, float, int, int]
 
 
 def result_line(task: GoldenTask, trace: Trace, grader: Grader, key: RunKey, seed: int,
-                trace_json: bytes | None = None) -> Finished:
+                trace_json: bytes | None = None, judge: dict[str, Any] | None = None) -> Finished:
     """Grade ``trace`` and serialize its :class:`RunResult` as one JSON line.
 
     ``trace_json``: the trace already serialized (as it crossed to a grading worker); it is
     spliced into the line instead of serializing the trace a second time."""
     grade = grader(task, trace)
+    if judge is not None and grade.status != "error":
+        grade = grade.model_copy(update={"judge": judge})
     usage = trace.usage
     result = RunResult.model_construct(
         version=RESULT_VERSION, key=key, seed=seed, status=grade.status, simulated=trace.simulated,
@@ -240,8 +242,8 @@ def grade_worker_main() -> None:
         try:
             reply: tuple[str, Any] = ("ok", [result_line(by_key[(key.task_id, key.task_version)],
                                                          Trace.model_validate_json(trace_json), grader, key, seed,
-                                                         trace_json)
-                                             for key, seed, trace_json in pickle.loads(frame)])
+                                                         trace_json, judge)
+                                             for key, seed, trace_json, judge in pickle.loads(frame)])
         except Exception:  # noqa: BLE001 - any grader failure goes back to the parent, with its traceback
             reply = ("error", traceback.format_exc())
         out.write(_frame(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)))
@@ -316,7 +318,7 @@ class _ProcessGrading:
     def __init__(self, on_done: Callable[[Finished], None], on_error: Callable[[BaseException], None]) -> None:
         self._on_done = on_done
         self._on_error = on_error
-        self._batch: list[tuple[RunKey, int, bytes]] = []
+        self._batch: list[tuple[RunKey, int, bytes, dict[str, Any] | None]] = []
         self._proc: asyncio.subprocess.Process | _ForkedWorker | None = None
         self._reader: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
@@ -337,8 +339,8 @@ class _ProcessGrading:
         self._proc.stdin.write(_frame(pickle.dumps((list(tasks), grader), protocol=pickle.HIGHEST_PROTOCOL)))
         self._reader = asyncio.create_task(self._read_loop())
 
-    def submit(self, item: WorkItem, trace: Trace) -> None:
-        self._batch.append((item.key(), item.seed, _TRACE_JSON(trace)))
+    def submit(self, item: WorkItem, trace: Trace, judge: dict[str, Any] | None = None) -> None:
+        self._batch.append((item.key(), item.seed, _TRACE_JSON(trace), judge))
         self.backlog += 1
         self._idle.clear()
         if len(self._batch) == 1:
@@ -400,8 +402,9 @@ class _ProcessGrading:
 class _Engine:
     def __init__(self, matrix: Matrix, *, profiles: Mapping[str, VendorProfile], store: ResultStore,
                  concurrency: int, runner: Runner, grader: Grader, progress: ProgressReporter,
-                 grade_worker: bool = False) -> None:
+                 grade_worker: bool = False, judge: str | None = None) -> None:
         self.matrix = matrix
+        self.judge = judge
         self.store = store
         self.concurrency = concurrency
         self.runner = runner
@@ -523,10 +526,16 @@ class _Engine:
                 log.warning("runner crashed on %s (recorded as an infra error; later crashes are "
                             "recorded silently)", item.key().as_str(), exc_info=True)
             trace = _crash_trace(item, exc)
+        verdict = None
+        if self.judge is not None and not trace.infra_error:
+            from baton.graders.judge import judge_answer
+
+            verdict = await judge_answer(item.task, trace, clients.client(self.judge))
         if self._grading is not None:
-            self._grading.submit(item, trace)
+            self._grading.submit(item, trace, verdict)
         else:
-            self._outbox.put_nowait(result_line(item.task, trace, self.grader, item.key(), item.seed))
+            self._outbox.put_nowait(result_line(item.task, trace, self.grader, item.key(), item.seed,
+                                                judge=verdict))
 
     async def _write_loop(self) -> None:
         outbox = self._outbox
@@ -557,7 +566,8 @@ async def run_matrix(matrix: Matrix, *, profiles: Mapping[str, VendorProfile], r
                      grader: Grader | None = None, clients: Any = None,
                      project_dir: Path | None = None, invocation: Mapping[str, Any] | None = None,
                      manifest: Manifest | None = None, grade_worker: bool | None = None,
-                     on_summary: Callable[[RunSummary], None] | None = None) -> RunSummary:
+                     on_summary: Callable[[RunSummary], None] | None = None,
+                     judge: str | None = None) -> RunSummary:
     """Run every missing cell of ``matrix`` into ``run_dir`` and return the totals.
 
     ``run_dir`` is created with a manifest, or resumed if it holds a run of the same
@@ -571,10 +581,16 @@ async def run_matrix(matrix: Matrix, *, profiles: Mapping[str, VendorProfile], r
     (the grader must then be importable by name). By default it does for the default grader
     when at least :data:`GRADE_IN_PROCESS_FROM` runs are to be graded on a machine with more
     than one CPU, and grades inline otherwise.
+
+    ``judge``: a vendor profile name; when given, an LLM judge (``baton.graders.judge``) also
+    rates every non-error run's answer, and its verdict, model and prompt are stored in
+    ``RunGrade.judge``. It never changes the run's status. Off by default.
     """
     if concurrency < 1:
         raise BatonError(f"concurrency: expected an integer >= 1, got {concurrency}")
     vendors_used(matrix, profiles)
+    if judge is not None and judge not in profiles:
+        raise BatonError(f"--judge: unknown vendor profile '{judge}'; known: {', '.join(sorted(profiles))}")
     manifest = manifest or prepare_manifest(matrix, profiles, project_dir=project_dir, invocation=invocation)
     run_dir = Path(run_dir)
     store = ResultStore.open(run_dir, manifest)
@@ -586,7 +602,7 @@ async def run_matrix(matrix: Matrix, *, profiles: Mapping[str, VendorProfile], r
             grade_worker = grader is None and remaining >= GRADE_IN_PROCESS_FROM and (os.cpu_count() or 1) > 1
         engine = _Engine(matrix, profiles=profiles, store=store, concurrency=concurrency,
                          runner=runner or _default_runner(), grader=grader or _default_grader(),
-                         progress=progress or NullProgress(), grade_worker=grade_worker)
+                         progress=progress or NullProgress(), grade_worker=grade_worker, judge=judge)
         if engine.tally.remaining == 0:
             log.info("%s: every run is already stored", run_dir)
         elif clients is not None:

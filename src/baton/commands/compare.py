@@ -70,6 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="run directory (default: reports/<UTC timestamp>-compare)")
     parser.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    parser.add_argument("--judge", default=None, metavar="VENDOR",
+                        help="also rate every answer with an LLM judge on this vendor profile; the verdict, "
+                             "model and prompt are stored with the run's grade (off by default)")
     parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
                         help="response cache directory (default: .baton-cache in the project)")
     parser.set_defaults(func=compare)
@@ -127,7 +130,8 @@ def compare(args: argparse.Namespace) -> int:
         raise BatonError(f"--out: {run_dir} already holds a run; use `baton run --resume {run_dir}` to "
                          f"complete it and `baton report {run_dir}` to report it, or choose another directory")
     matrix = plan.matrix
-    manifest = prepare_manifest(matrix, plan.profiles, project_dir=project_dir, invocation=plan.invocation)
+    invocation = {**plan.invocation, "judge": args.judge} if args.judge else plan.invocation
+    manifest = prepare_manifest(matrix, plan.profiles, project_dir=project_dir, invocation=invocation)
     simulated = [v for v in vendors if plan.profiles[v].simulated]
     print(f"baton compare: {len(matrix)} runs — {len(matrix.tasks)} tasks × {', '.join(systems)} × "
           f"{', '.join(vendors)}; {trials} trial(s)"
@@ -139,7 +143,7 @@ def compare(args: argparse.Namespace) -> int:
                               concurrency=args.concurrency or settings.concurrency,
                               use_cache=settings.cache and not args.no_cache,
                               cache_dir=args.cache_dir if args.cache_dir is not None else project_dir / settings.cache_dir,
-                              progress=default_progress(), manifest=manifest)
+                              progress=default_progress(), manifest=manifest, judge=args.judge)
     print(summary.line(), file=sys.stderr)
     if summary.cancelled:
         print(f"interrupted: finished runs are kept; complete them with `baton run --resume {run_dir}`",

@@ -48,6 +48,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                         help="complete an interrupted run: only its missing runs are run")
     parser.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    parser.add_argument("--judge", default=None, metavar="VENDOR",
+                        help="also rate every answer with an LLM judge on this vendor profile; the verdict, "
+                             "model and prompt are stored with the run's grade (off by default)")
     parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
                         help="response cache directory (default: .baton-cache in the project)")
     parser.set_defaults(func=run)
@@ -127,7 +130,11 @@ def run(args: argparse.Namespace) -> int:
     cache_dir = args.cache_dir if args.cache_dir is not None else project_dir / settings.cache_dir
 
     matrix = plan.matrix
-    manifest = prepare_manifest(matrix, plan.profiles, project_dir=project_dir, invocation=plan.invocation)
+    judge = args.judge
+    if args.resume is not None and judge is None:
+        judge = read_manifest(args.resume).invocation.get("judge")
+    invocation = {**plan.invocation, "judge": judge} if judge else plan.invocation
+    manifest = prepare_manifest(matrix, plan.profiles, project_dir=project_dir, invocation=invocation)
     if args.resume is not None:
         check_same_config(run_dir, read_manifest(run_dir), manifest)
     verb = "resuming" if args.resume is not None else "running"
@@ -136,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)
     summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir, concurrency=concurrency,
                               use_cache=use_cache, cache_dir=cache_dir, progress=default_progress(),
-                              manifest=manifest)
+                              manifest=manifest, judge=judge)
     print(f"run directory: {summary.run_dir}")
     print(summary.line())
     if summary.cancelled:
