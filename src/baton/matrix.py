@@ -234,7 +234,8 @@ def find_project_dir(start: Path | None = None) -> Path:
     return start
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's tables; a clear :class:`ConfigError` naming the file when it is unreadable."""
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
@@ -250,7 +251,7 @@ def tool_baton_table(project_dir: Path, *sub: str) -> tuple[dict[str, Any], str]
     label = ".".join(("tool", "baton", *sub))
     if not pyproject.is_file():
         return {}, f"{pyproject} [{label}]"
-    table: Any = _read_toml(pyproject)
+    table: Any = read_toml(pyproject)
     for part in label.split("."):
         table = table.get(part, {}) if isinstance(table, dict) else None
         if not isinstance(table, dict):
@@ -363,7 +364,7 @@ def load_systems(project_dir: Path | None = None) -> dict[str, SystemConfig]:
     project_dir = Path(project_dir)
     file = project_dir / SYSTEMS_FILE
     if file.is_file():
-        for name, table in _read_toml(file).items():
+        for name, table in read_toml(file).items():
             systems[name] = _parse_system(name, table, str(file))
     tables, source = tool_baton_table(project_dir, "systems")
     for name, table in tables.items():

@@ -47,6 +47,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from baton.errors import ConfigError
+from baton.matrix import read_toml
 from baton.sim.knobs import SimKnobs
 from baton.vendors import VendorProfile
 
@@ -66,10 +67,10 @@ def load_profiles(project_dir: Path | None = None, extra_file: Path | None = Non
         project_dir = Path(project_dir)
         runners_file = project_dir / "runners" / "vendors.toml"
         if runners_file.is_file():
-            profiles.update(_profiles_from_tables(_read_toml(runners_file), str(runners_file)))
+            profiles.update(_profiles_from_tables(read_toml(runners_file), str(runners_file)))
         pyproject = project_dir / "pyproject.toml"
         if pyproject.is_file():
-            tables = _read_toml(pyproject).get("tool", {}).get("baton", {}).get("vendors", {})
+            tables = read_toml(pyproject).get("tool", {}).get("baton", {}).get("vendors", {})
             if not isinstance(tables, dict):
                 raise ConfigError(f"{pyproject}: tool.baton.vendors: expected a table of profiles")
             profiles.update(_profiles_from_tables(tables, f"{pyproject} [tool.baton.vendors]"))
@@ -77,7 +78,7 @@ def load_profiles(project_dir: Path | None = None, extra_file: Path | None = Non
         extra_file = Path(extra_file)
         if not extra_file.is_file():
             raise ConfigError(f"{extra_file}: vendor file not found")
-        profiles.update(_profiles_from_tables(_read_toml(extra_file), str(extra_file)))
+        profiles.update(_profiles_from_tables(read_toml(extra_file), str(extra_file)))
     return profiles
 
 
@@ -125,12 +126,3 @@ def _describe(exc: ValidationError, prefix: str = "") -> str:
 def _profiles_from_tables(tables: Mapping[str, Any], source: str) -> dict[str, VendorProfile]:
     return {name: parse_profile(name, table, source) for name, table in tables.items()}
 
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from baton.commands.run import add_execution_options
 from baton.errors import BatonError, ConfigError
 
 DEFAULT_VENDORS = ("local-smollm2", "sim-frontier", "sim-small", "sim-flaky")
@@ -69,12 +70,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--concurrency", type=int, default=None, metavar="N", help="runs in flight (default: 32)")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="run directory (default: reports/<UTC timestamp>-compare)")
-    parser.add_argument("--no-cache", action="store_true", help="bypass the response cache")
-    parser.add_argument("--judge", default=None, metavar="VENDOR",
-                        help="also rate every answer with an LLM judge on this vendor profile; the verdict, "
-                             "model and prompt are stored with the run's grade (off by default)")
-    parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                        help="response cache directory (default: .baton-cache in the project)")
+    add_execution_options(parser)
     parser.set_defaults(func=compare)
 
 

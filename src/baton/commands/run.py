@@ -47,13 +47,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="run directory to create (default: reports/<UTC timestamp>)")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                         help="complete an interrupted run: only its missing runs are run")
+    add_execution_options(parser)
+    parser.set_defaults(func=run)
+
+
+def add_execution_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``baton run`` and ``baton compare``: cache and LLM judge."""
     parser.add_argument("--no-cache", action="store_true", help="bypass the response cache")
     parser.add_argument("--judge", default=None, metavar="VENDOR",
                         help="also rate every answer with an LLM judge on this vendor profile; the verdict, "
                              "model and prompt are stored with the run's grade (off by default)")
     parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
                         help="response cache directory (default: .baton-cache in the project)")
-    parser.set_defaults(func=run)
 
 
 def timestamped_run_dir(base: Path, suffix: str = "") -> Path:
