@@ -29,6 +29,10 @@ class SystemConfig(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="Architecture parameters, "
                                    "e.g. top_k, chunk_size, chunk_overlap, max_revisions, target.")
     description: str | None = None
+    hop_purposes: dict[str, str] = Field(default_factory=dict, description="hop (node) name -> what it "
+                                         "does: 'intent_route', 'model_select', 'retrieve', 'draft', "
+                                         "'act', 'verify' or 'step'; only hops with gold are graded "
+                                         "against gold.")
 
     def vendor_for(self, role: str, default_vendor: str) -> str:
         return self.roles.get(role, default_vendor)
