@@ -50,10 +50,10 @@ def test_malformed_profile_names_file_profile_and_field(tmp_path: Path) -> None:
 
 def test_unknown_field_and_bad_dialect_are_named(tmp_path: Path) -> None:
     path = tmp_path / "vendors.toml"
-    path.write_text('[x]\nmodel = "m"\napi_key = "sk-literal"\nstructured_output = "xml"\n')
+    path.write_text('[x]\nmodel = "m"\nmax_concurency = 4\nstructured_output = "xml"\n')
     with pytest.raises(ConfigError) as err:
         load_profiles(extra_file=path)
-    assert "api_key: Extra inputs are not permitted" in str(err.value)
+    assert "max_concurency: Extra inputs are not permitted" in str(err.value)
     assert "structured_output" in str(err.value) and "json_schema" in str(err.value)
 
 

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from baton.errors import BatonError
-from baton.manifest import Manifest, build_config, build_manifest
+from baton.manifest import Manifest, build_config, build_manifest, with_measurement
 from baton.matrix import Matrix, WorkItem, derive_seed, vendors_used
 from baton.progress import NullProgress, ProgressReporter, Tally
 from baton.result import RESULT_VERSION, RunGrade, RunKey, RunResult
@@ -130,11 +130,13 @@ class RunSummary:
 
 def prepare_manifest(matrix: Matrix, profiles: Mapping[str, VendorProfile], *,
                      project_dir: Path | None = None,
-                     invocation: Mapping[str, Any] | None = None) -> Manifest:
-    """The manifest of a matrix: configuration (hashed into the run key) and environment."""
+                     invocation: Mapping[str, Any] | None = None, use_cache: bool = True,
+                     judge: str | None = None) -> Manifest:
+    """The manifest of a matrix: configuration (hashed into the run key, measurement options
+    included) and environment."""
     config = build_config(matrix.tasks, matrix.systems, vendors_used(matrix, profiles),
                           trials=matrix.trials, seed=matrix.seed, modes=matrix.modes,
-                          vendor_limits=matrix.limits_json())
+                          vendor_limits=matrix.limits_json(), cache=use_cache, judge=judge)
     return build_manifest(config, total_runs=len(matrix), project_dir=project_dir, invocation=invocation)
 
 
@@ -228,11 +230,20 @@ def _read_frame(stream: BinaryIO) -> bytes | None:
 def grade_worker_main() -> None:
     """A grading worker process: reads (tasks, grader), then batches of (key, seed, trace JSON)
     on stdin, and writes batches of :data:`Finished` on stdout (length-prefixed pickles). It ends
-    when stdin closes, which is also what happens when its parent dies, even by SIGKILL."""
+    when stdin closes, which is also what happens when its parent dies, even by SIGKILL (then a
+    reply it was writing has no reader: it leaves quietly, without a BrokenPipeError traceback)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     inp = sys.stdin.buffer
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # anything a grader prints goes to stderr, not into the result stream
+    try:
+        _grade_worker_loop(inp, out)
+    except BrokenPipeError:  # the parent is gone: nobody is left to read the results
+        with contextlib.suppress(OSError):  # later flushes (at exit) must not fail again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+
+
+def _grade_worker_loop(inp: BinaryIO, out: BinaryIO) -> None:
     header = _read_frame(inp)
     if header is None:
         return
@@ -518,8 +529,8 @@ class _Engine:
         try:
             trace = await self.runner(item.task, item.system, item.vendor, clients=clients,
                                       trial=item.trial, seed=item.seed, mode=item.mode)
-        except asyncio.CancelledError:
-            raise
+        except (asyncio.CancelledError, BatonError):
+            raise  # a configuration mistake (an adapter target that does not load) stops the run
         except Exception as exc:  # a runner bug or a user adapter's crash: record it, keep going
             if not self._crash_logged:
                 self._crash_logged = True
@@ -567,7 +578,8 @@ async def run_matrix(matrix: Matrix, *, profiles: Mapping[str, VendorProfile], r
                      project_dir: Path | None = None, invocation: Mapping[str, Any] | None = None,
                      manifest: Manifest | None = None, grade_worker: bool | None = None,
                      on_summary: Callable[[RunSummary], None] | None = None,
-                     judge: str | None = None) -> RunSummary:
+                     judge: str | None = None, retry_errors: bool = True,
+                     preflight: bool | None = None) -> RunSummary:
     """Run every missing cell of ``matrix`` into ``run_dir`` and return the totals.
 
     ``run_dir`` is created with a manifest, or resumed if it holds a run of the same
@@ -585,15 +597,26 @@ async def run_matrix(matrix: Matrix, *, profiles: Mapping[str, VendorProfile], r
     ``judge``: a vendor profile name; when given, an LLM judge (``baton.graders.judge``) also
     rates every non-error run's answer, and its verdict, model and prompt are stored in
     ``RunGrade.judge``. It never changes the run's status. Off by default.
+
+    ``retry_errors``: runs stored as infrastructure errors are run again (their new record is
+    appended; the latest record of a key wins). ``preflight`` (default: when Baton makes the
+    clients itself) checks every vendor's key and endpoint and every adapter target before
+    anything starts (``baton.preflight``).
     """
     if concurrency < 1:
         raise BatonError(f"concurrency: expected an integer >= 1, got {concurrency}")
     vendors_used(matrix, profiles)
     if judge is not None and judge not in profiles:
         raise BatonError(f"--judge: unknown vendor profile '{judge}'; known: {', '.join(sorted(profiles))}")
-    manifest = manifest or prepare_manifest(matrix, profiles, project_dir=project_dir, invocation=invocation)
+    manifest = with_measurement(manifest or prepare_manifest(matrix, profiles, project_dir=project_dir,
+                                                             invocation=invocation),
+                                cache=use_cache, judge=judge)
+    if preflight if preflight is not None else clients is None:
+        from baton.preflight import check_matrix
+
+        await check_matrix(matrix, profiles, judge=judge)
     run_dir = Path(run_dir)
-    store = ResultStore.open(run_dir, manifest)
+    store = ResultStore.open(run_dir, manifest, retry_errors=retry_errors)
     cancelled = False
     engine: _Engine | None = None
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -301,9 +302,65 @@ def _load_domain(folder: Path, problems: list[Problem]) -> _Domain | None:
             where = ".".join(str(part) for part in exc.absolute_path)
             problems.append(Problem(file, f"tools.{i}.parameters{'.' + where if where else ''}",
                                     f"invalid JSON Schema: {exc.message}"))
+        for where in _empty_enums(tool.parameters, f"tools.{i}.parameters"):
+            problems.append(Problem(file, where, f"tool '{tool.name}': an empty enum accepts no value; "
+                                                 f"list the allowed values or remove the enum"))
+    problems.extend(_world_type_problems(spec.world, file))
     if len(problems) > before:
         return None
     return _Domain(folder.name, file, spec, documents)
+
+
+def _empty_enums(schema: Any, path: str) -> Iterable[str]:
+    """Field paths of every ``enum: []`` in a JSON Schema."""
+    if isinstance(schema, dict):
+        for key, value in schema.items():
+            if key == "enum" and isinstance(value, list) and not value:
+                yield f"{path}.enum"
+            else:
+                yield from _empty_enums(value, f"{path}.{key}")
+    elif isinstance(schema, list):
+        for i, value in enumerate(schema):
+            yield from _empty_enums(value, f"{path}.{i}")
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, dict):
+        return "mapping"
+    return "null"
+
+
+def _world_type_problems(world: WorldSeed, file: str) -> list[Problem]:
+    """A field whose type in one record of a collection differs from its type in most others
+    (a number retyped as a string): reported once, against the seed world, not per task."""
+    problems = []
+    for collection, records in world.collections.items():
+        kinds: dict[str, dict[str, str]] = {}
+        for rid, record in records.items():
+            for name, value in record.items():
+                if value is not None:
+                    kinds.setdefault(name, {})[rid] = _json_kind(value)
+        for name, by_record in kinds.items():
+            counts = Counter(by_record.values())
+            if len(counts) < 2:
+                continue
+            (usual, n), = counts.most_common(1)
+            if n * 2 <= len(by_record):
+                continue  # no clear majority: a field that legitimately takes several types
+            for rid, kind in by_record.items():
+                if kind != usual:
+                    problems.append(Problem(file, f"world.collections.{collection}.{rid}.{name}",
+                                            f"expected a {usual} like in the other {n} records of "
+                                            f"'{collection}', got a {kind}"))
+    return problems
 
 
 # --------------------------------------------------------------------------- tasks
@@ -346,11 +403,55 @@ def _merge_world(seed: WorldSeed, changes: TaskWorld | None) -> WorldSeed:
     return WorldSeed(today=today, collections=collections)
 
 
-def _resolve(data: dict[str, Any], domain: _Domain, file: str) -> tuple[GoldenTask | None, list[Problem]]:
+_ToolUses = dict[str, list[Problem]]
+"""Tool name absent from its domain -> the problems of the task files that use it."""
+
+
+def _unknown_tool_uses(spec: TaskFile, domain: _Domain, file: str) -> _ToolUses:
+    """Where a task names a tool its domain does not declare at all (task ``tools`` list, gold
+    tool calls, forbidden actions)."""
+    known = domain.tools
+    uses: _ToolUses = {}
+    listing = _one_of(known)
+    for i, name in enumerate(spec.tools or ()):
+        if name not in known:
+            uses.setdefault(name, []).append(Problem(file, f"tools.{i}", f"'{name}' is not a tool of domain "
+                                                     f"'{domain.name}' ({listing})"))
+    for group, calls in (("tool_calls", spec.gold.tool_calls), ("forbidden_actions", spec.gold.forbidden_actions)):
+        for i, call in enumerate(calls):
+            if call.name not in known and spec.tools is None:
+                uses.setdefault(call.name, []).append(Problem(
+                    file, f"gold.{group}.{i}.name", f"'{call.name}' is not one of the task's tools ({listing})"))
+    return uses
+
+
+def _tool_use_problems(domain: _Domain, uses: _ToolUses) -> list[Problem]:
+    """Unknown tools used by several task files (or by a domain without tools) are one problem of
+    ``domain.yaml`` — the tools were dropped or renamed there; a tool only one file names is that
+    file's typo."""
+    problems = []
+    for name, found in uses.items():
+        files = list(dict.fromkeys(p.file for p in found))
+        if len(files) >= 2 or not domain.spec.tools:
+            shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+            problems.append(Problem(domain.file, "tools", f"no tool named '{name}', but {len(files)} task "
+                                    f"file{'s' * (len(files) != 1)} use{'s' * (len(files) == 1)} it ({shown}); "
+                                    f"declare it under tools (declared: {_one_of(domain.tools)})"))
+        else:
+            problems.extend(found)
+    return problems
+
+
+def _resolve(data: dict[str, Any], domain: _Domain, file: str,
+             uses: _ToolUses | None = None) -> tuple[GoldenTask | None, list[Problem]]:
     try:
         spec = TaskFile.model_validate(data)
     except ValidationError as exc:
         return None, pydantic_problems(file, exc)
+    if uses is not None and (unknown := _unknown_tool_uses(spec, domain, file)):
+        for name, found in unknown.items():
+            uses.setdefault(name, []).extend(found)
+        return None, []
     problems = []
     task_domain = spec.id.split("/", 1)[0]
     if task_domain != domain.name:
@@ -395,6 +496,7 @@ def _task_files(folder: Path) -> list[Path]:
 def _load_domain_tasks(folder: Path, files: list[Path] | None, problems: list[Problem]) -> list[GoldenTask]:
     domain = _load_domain(folder, problems)
     tasks = []
+    uses: _ToolUses = {}
     for path in files if files is not None else _task_files(folder):
         data = _read_yaml(path, problems, "one task")
         if data is None:
@@ -406,10 +508,12 @@ def _load_domain_tasks(folder: Path, files: list[Path] | None, problems: list[Pr
             except ValidationError as exc:
                 problems.extend(pydantic_problems(file, exc))
             continue
-        task, found = _resolve(data, domain, file)
+        task, found = _resolve(data, domain, file, uses)
         problems.extend(found)
         if task is not None:
             tasks.append(task)
+    if domain is not None:
+        problems.extend(_tool_use_problems(domain, uses))
     return tasks
 
 

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from baton import __version__
 from baton.errors import BatonError
+from baton.redact import redact
 from baton.systems import SystemConfig
 from baton.task import GoldenTask
 from baton.vendors import VendorProfile
@@ -54,6 +55,7 @@ __all__ = [
     "fixture_set_hash",
     "read_manifest",
     "task_hash",
+    "with_measurement",
     "write_manifest",
 ]
 
@@ -87,17 +89,26 @@ class RunConfig(_Strict):
     modes: list[str]
     vendor_limits: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="vendor -> {tasks, trials}: vendors restricted to fewer runs")
+    cache: bool = Field(default=True, description="whether model calls may be answered from the response "
+                        "cache (changes measured cost and latency)")
+    judge: str | None = Field(default=None, description="vendor profile of the LLM judge, if any")
 
     def key(self) -> str:
         return _hash_json(self._keyed())
 
     def _keyed(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
+        for name, default in _MEASUREMENT_DEFAULTS.items():  # absent when default: older run keys stay valid
+            if data.get(name) == default:
+                data.pop(name, None)
         data["vendors"] = [{k: v for k, v in vendor.items() if k not in _OPERATIONAL_FIELDS}
                            for vendor in data["vendors"]]
         for system in data["systems"]:
             system.pop("description", None)
         return data
+
+
+_MEASUREMENT_DEFAULTS: dict[str, Any] = {"cache": True, "judge": None}
 
 
 class Environment(_Strict):
@@ -129,12 +140,18 @@ def _hash_json(data: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+_LOCATION_FIELDS: dict[str, Any] = {"source": True, "documents": {"__all__": {"path"}}}
+"""Where a task and its documents were read from: display paths, relative to the working
+directory. Never part of a task's identity."""
+
+
 def task_hash(task: GoldenTask) -> str:
-    """Hash of a task's resolved content (its file path left out, so moving a folder is no change).
+    """Hash of a task's resolved content: documents by id and content, never by path, so the
+    same fixtures give the same hash from any working directory and after moving a folder.
 
     Field order is the model's declaration order and dict order is the file's, so equal files
     give equal hashes."""
-    return hashlib.sha256(task.model_dump_json(exclude={"source"}).encode("utf-8")).hexdigest()
+    return hashlib.sha256(task.model_dump_json(exclude=_LOCATION_FIELDS).encode("utf-8")).hexdigest()
 
 
 def fixture_set_hash(refs: Iterable[TaskRef]) -> str:
@@ -156,13 +173,23 @@ def _redact_url(url: str | None) -> str | None:
 
 def build_config(tasks: Sequence[GoldenTask], systems: Sequence[SystemConfig],
                  vendors: Sequence[VendorProfile], *, trials: int, seed: int,
-                 modes: Sequence[str], vendor_limits: dict[str, dict[str, Any]] | None = None) -> RunConfig:
-    """The run configuration of a matrix. ``vendors`` are every profile the systems may call."""
+                 modes: Sequence[str], vendor_limits: dict[str, dict[str, Any]] | None = None,
+                 cache: bool = True, judge: str | None = None) -> RunConfig:
+    """The run configuration of a matrix. ``vendors`` are every profile the systems may call;
+    ``cache`` and ``judge`` are the measurement options (response cache on, LLM judge profile)."""
     refs = [TaskRef(id=t.id, version=t.version, hash=task_hash(t)) for t in tasks]
     clean = [v.model_copy(update={"base_url": _redact_url(v.base_url)}) for v in vendors]
     return RunConfig(tasks=refs, fixture_set_hash=fixture_set_hash(refs), systems=list(systems),
                      vendors=clean, trials=trials, seed=seed, modes=list(modes),
-                     vendor_limits=vendor_limits or {})
+                     vendor_limits=vendor_limits or {}, cache=cache, judge=judge)
+
+
+def with_measurement(manifest: Manifest, *, cache: bool, judge: str | None) -> Manifest:
+    """``manifest`` recording the measurement options a run actually uses (run key recomputed)."""
+    if manifest.config.cache == cache and manifest.config.judge == judge:
+        return manifest
+    config = manifest.config.model_copy(update={"cache": cache, "judge": judge})
+    return manifest.model_copy(update={"config": config, "run_key": config.key()})
 
 
 def _package_versions() -> dict[str, str]:
@@ -252,6 +279,12 @@ def config_differences(old: RunConfig, new: RunConfig) -> list[str]:
     for name in ("trials", "seed", "modes"):
         if a[name] != b[name]:
             out.append(f"{name}: {a[name]!r} -> {b[name]!r}")
+    if old.cache != new.cache:
+        out.append(f"response cache: {'on' if old.cache else 'off (--no-cache)'} -> "
+                   f"{'on' if new.cache else 'off (--no-cache)'}; cached calls cost nothing and take no time, "
+                   f"so cost and latency would mix two measurements")
+    if old.judge != new.judge:
+        out.append(f"judge: {old.judge or 'none'} -> {new.judge or 'none'}")
     return out or ["configuration hash changed"]
 
 
@@ -291,7 +324,7 @@ def write_manifest(run_dir: Path | str, manifest: Manifest) -> Path:
     path = Path(run_dir) / MANIFEST_FILE
     tmp = path.with_suffix(".json.tmp")
     with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(manifest.model_dump_json(indent=2))
+        fh.write(redact(manifest.model_dump_json(indent=2)))
         fh.write("\n")
         fh.flush()
         os.fsync(fh.fileno())

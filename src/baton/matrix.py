@@ -339,7 +339,7 @@ def load_settings(project_dir: Path) -> RunSettings:
 # --------------------------------------------------------------------------- systems
 
 
-def _parse_system(name: str, table: Any, source: str) -> SystemConfig:
+def _parse_system(name: str, table: Any, source: str, base_dir: Path | None = None) -> SystemConfig:
     if not isinstance(table, Mapping):
         raise ConfigError(f"{source}: system '{name}': expected a table, got {type(table).__name__}")
     data = dict(table)
@@ -347,7 +347,8 @@ def _parse_system(name: str, table: Any, source: str) -> SystemConfig:
     if data["name"] != name:
         raise ConfigError(f"{source}: system '{name}': name: must match the table name, got {data['name']!r}")
     try:
-        return SystemConfig.model_validate(data)
+        system = SystemConfig.model_validate(data)
+        return system.with_origin(source, base_dir) if base_dir is not None else system
     except ValidationError as exc:
         parts = []
         for err in exc.errors(include_url=False):
@@ -365,10 +366,10 @@ def load_systems(project_dir: Path | None = None) -> dict[str, SystemConfig]:
     file = project_dir / SYSTEMS_FILE
     if file.is_file():
         for name, table in read_toml(file).items():
-            systems[name] = _parse_system(name, table, str(file))
+            systems[name] = _parse_system(name, table, str(file), project_dir.resolve())
     tables, source = tool_baton_table(project_dir, "systems")
     for name, table in tables.items():
-        systems[name] = _parse_system(name, table, source)
+        systems[name] = _parse_system(name, table, source, project_dir.resolve())
     return systems
 
 

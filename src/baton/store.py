@@ -21,7 +21,12 @@ batches; ``append`` writes the batch, flushes it and ``fsync``\\ s the file befo
 and only then does the engine count those runs as done (progress, summary). So every result
 the engine has acknowledged survives ``kill -9`` and power loss; a crash can lose only runs
 that were still running or whose batch was not yet fsynced, and those are redone by resume.
-Resume never duplicates a key: it skips every key already in the file (:meth:`finished_keys`).
+Resume skips every key already in the file (:meth:`finished_keys`) — except, by default, runs
+whose record is an infrastructure error (a vendor that was down): those are run again and their
+new record is *appended*. The file is never rewritten, so the kill-safety above holds for retries
+too, and the rule for readers is: **the latest record of a key wins** (:func:`iter_results`,
+:func:`scan_results`); earlier records of that key are history, never counted. ``--keep-errors``
+(``retry_errors=False``) keeps the error records as the runs' outcome.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from typing import Self
 from pydantic import ValidationError
 
 from baton.errors import BatonError
+from baton.redact import redact_bytes
 from baton.manifest import (
     MANIFEST_FILE,
     Manifest,
@@ -68,20 +74,47 @@ _KEY_PREFIX = re.compile(rb'^\{"version":\d+,"key":(\{[^{}]*\})')
 
 @dataclass
 class StoreScan:
-    """What a results file holds: finished keys and running totals, without keeping records."""
+    """What a results file holds: the latest record of each key, as running totals, without
+    keeping records. ``lines`` counts every valid line, superseded records included."""
 
-    keys: set[str] = field(default_factory=set)
-    statuses: Counter[str] = field(default_factory=Counter)
-    cost_usd: float = 0.0
-    calls: int = 0
-    cached_calls: int = 0
+    latest: dict[str, tuple[str, float, int, int]] = field(default_factory=dict)
     valid_bytes: int = 0
     lines: int = 0
     dropped_tail: bytes = b""
 
     @property
+    def keys(self) -> set[str]:
+        return set(self.latest)
+
+    @property
     def count(self) -> int:
-        return len(self.keys)
+        return len(self.latest)
+
+    @property
+    def statuses(self) -> Counter[str]:
+        return Counter(status for status, _, _, _ in self.latest.values())
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(cost for _, cost, _, _ in self.latest.values())
+
+    @property
+    def calls(self) -> int:
+        return sum(calls for _, _, calls, _ in self.latest.values())
+
+    @property
+    def cached_calls(self) -> int:
+        return sum(cached for _, _, _, cached in self.latest.values())
+
+    @property
+    def error_keys(self) -> set[str]:
+        """Keys whose latest record is an infrastructure error."""
+        return {key for key, (status, _, _, _) in self.latest.items() if status == "error"}
+
+    def without(self, keys: set[str]) -> StoreScan:
+        """This scan with ``keys`` left out (runs to be redone)."""
+        return StoreScan({k: v for k, v in self.latest.items() if k not in keys}, self.valid_bytes,
+                         self.lines, self.dropped_tail)
 
 
 def _key_str(key: dict) -> str:
@@ -96,9 +129,10 @@ def _line_key(line: bytes) -> str:
 
 
 def scan_results(path: Path) -> StoreScan:
-    """Read a results file line by line. A damaged *tail* (a partial or invalid last run of
-    lines) is reported in ``dropped_tail`` and excluded from ``valid_bytes``; a damaged line
-    followed by valid ones is a :class:`BatonError` naming the line."""
+    """Read a results file line by line. A key stored more than once (a run redone on resume)
+    counts with its latest record. A damaged *tail* (a partial or invalid last run of lines) is
+    reported in ``dropped_tail`` and excluded from ``valid_bytes``; a damaged line followed by
+    valid ones is a :class:`BatonError` naming the line."""
     scan = StoreScan()
     bad_at: tuple[int, int] | None = None  # (line number, byte offset) of the first bad line
     offset = 0
@@ -118,11 +152,9 @@ def scan_results(path: Path) -> StoreScan:
                                  f"(or start a new run directory) and resume.")
             else:
                 key, status, usage = record
-                scan.keys.add(key)
-                scan.statuses[status] += 1
-                scan.cost_usd += float(usage.get("cost_usd", 0.0))
-                scan.calls += int(usage.get("calls", 0))
-                scan.cached_calls += int(usage.get("cached_calls", 0))
+                scan.latest.pop(key, None)  # re-insert: the latest record's position counts
+                scan.latest[key] = (status, float(usage.get("cost_usd", 0.0)), int(usage.get("calls", 0)),
+                                    int(usage.get("cached_calls", 0)))
                 scan.lines += 1
             offset += len(line)
     if bad_at is not None:
@@ -163,10 +195,11 @@ class ResultStore:
             _fsync_dir(run_dir)  # the new file's directory entry must be durable too
 
     @classmethod
-    def open(cls, run_dir: Path | str, manifest: Manifest) -> ResultStore:
+    def open(cls, run_dir: Path | str, manifest: Manifest, *, retry_errors: bool = False) -> ResultStore:
         """Open ``run_dir`` for appending: create it with ``manifest``, or check that its existing
         manifest has the same configuration (else a :class:`BatonError` listing what differs);
-        repair a damaged tail; read the keys already finished."""
+        repair a damaged tail; read the keys already finished. ``retry_errors``: runs whose latest
+        record is an infrastructure error do not count as finished, so they are run again."""
         run_dir = Path(run_dir)
         try:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -181,6 +214,9 @@ class ResultStore:
                 log.warning("%s: dropped a damaged tail (%s) left by an interrupted run; "
                             "those runs will be redone", path, _describe_tail(scan.dropped_tail))
                 os.truncate(path, scan.valid_bytes)
+            if retry_errors and (errors := scan.error_keys):
+                log.info("%s: %d runs ended in infrastructure errors; running them again", run_dir, len(errors))
+                scan = scan.without(errors)
             return cls(run_dir, stored, scan, lock_fd)
         except BaseException:
             _unlock(lock_fd)
@@ -213,8 +249,10 @@ class ResultStore:
         return self._scan.keys
 
     def append(self, data: bytes) -> None:
-        """Append serialized lines (each ending in a newline) and make them durable."""
-        self._fh.write(data)
+        """Append serialized lines (each ending in a newline) and make them durable. Secrets
+        (``baton.redact``) are blanked out first: a model reply or error quoting a key is stored
+        without it."""
+        self._fh.write(redact_bytes(data))
         self._fh.flush()
         os.fsync(self._fh.fileno())
 

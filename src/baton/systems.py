@@ -10,9 +10,10 @@ the local model and the rest on the cell's vendor.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 ROLES = ("router", "drafter", "actor", "verifier", "answerer")
 
@@ -33,6 +34,25 @@ class SystemConfig(BaseModel):
                                          "does: 'intent_route', 'model_select', 'retrieve', 'draft', "
                                          "'act', 'verify' or 'step'; only hops with gold are graded "
                                          "against gold.")
+
+    _origin: tuple[str, Path] | None = PrivateAttr(default=None)
+
+    def with_origin(self, source: str, base_dir: Path) -> SystemConfig:
+        """This system, remembering the file that declared it and the folder its relative
+        adapter targets resolve against (not part of the configuration or its hash)."""
+        copy = self.model_copy()
+        copy._origin = (source, Path(base_dir))
+        return copy
+
+    @property
+    def source(self) -> str | None:
+        """The file (and table) that declared this system; None for builtin or in-code systems."""
+        return self._origin[0] if self._origin else None
+
+    @property
+    def base_dir(self) -> Path | None:
+        """The project folder relative adapter targets resolve against; None: the working directory."""
+        return self._origin[1] if self._origin else None
 
     def vendor_for(self, role: str, default_vendor: str) -> str:
         return self.roles.get(role, default_vendor)

@@ -38,16 +38,19 @@ call) or ``prompt`` (schema in the system prompt, JSON extracted from the reply)
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
 from baton.errors import ConfigError
 from baton.matrix import read_toml
+from baton.redact import looks_like_key, register_key_variables
 from baton.sim.knobs import SimKnobs
 from baton.vendors import VendorProfile
 
@@ -79,6 +82,7 @@ def load_profiles(project_dir: Path | None = None, extra_file: Path | None = Non
         if not extra_file.is_file():
             raise ConfigError(f"{extra_file}: vendor file not found")
         profiles.update(_profiles_from_tables(read_toml(extra_file), str(extra_file)))
+    register_key_variables(p.api_key_env for p in profiles.values())
     return profiles
 
 
@@ -100,6 +104,7 @@ def parse_profile(name: str, table: Mapping[str, Any], source: str) -> VendorPro
     if data["name"] != name:
         raise ConfigError(f"{source}: vendor profile '{name}': name: must match the table name, "
                           f"got {data['name']!r}")
+    _refuse_secrets(data, f"{source}: vendor profile '{name}'")
     try:
         profile = VendorProfile.model_validate(data)
     except ValidationError as exc:
@@ -112,13 +117,51 @@ def parse_profile(name: str, table: Mapping[str, Any], source: str) -> VendorPro
     return profile
 
 
+_KEY_FIELDS = ("api_key", "apikey", "key", "token", "secret", "password", "authorization")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEY_HELP = ("the key belongs in an environment variable: export it (export OPENAI_API_KEY=...) and "
+             "set api_key_env = \"OPENAI_API_KEY\", the variable's name")
+
+
+def _refuse_secrets(data: Mapping[str, Any], where: str) -> None:
+    """A :class:`ConfigError` (never echoing the value) when a profile holds a key instead of
+    naming the environment variable that holds it."""
+    for field in data:
+        if isinstance(field, str) and field.lower().replace("-", "_") in _KEY_FIELDS:
+            raise ConfigError(f"{where}: {field}: not a field; Baton never reads a key from a file "
+                              f"(value not shown); {_KEY_HELP}")
+    env = data.get("api_key_env")
+    if env is not None:
+        if not isinstance(env, str) or not _ENV_NAME.fullmatch(env) or looks_like_key(env):
+            raise ConfigError(f"{where}: api_key_env: expected the NAME of an environment variable "
+                              f"(letters, digits, '_'), got a value that is not one (not shown, in case it "
+                              f"is the key itself); {_KEY_HELP}")
+    url = data.get("base_url")
+    if isinstance(url, str):
+        parts = urlsplit(url)
+        if parts.password or looks_like_key(url) or (parts.query and _secret_query(parts.query)):
+            raise ConfigError(f"{where}: base_url: holds a credential (in its user info or query string; "
+                              f"not shown); give the endpoint alone, e.g. https://api.example.com/v1, and "
+                              f"{_KEY_HELP}")
+
+
+def _secret_query(query: str) -> bool:
+    names = {pair.partition("=")[0].lower().replace("-", "_") for pair in query.split("&")}
+    return bool(names & {"api_key", "apikey", "key", "token", "access_token", "secret", "password", "auth"})
+
+
+_SENSITIVE_FIELDS = frozenset({"api_key_env", "base_url"})
+
+
 def _describe(exc: ValidationError, prefix: str = "") -> str:
-    """pydantic's errors as 'field.path: what was expected (got value)'."""
+    """pydantic's errors as 'field.path: what was expected (got value)'; values of fields that
+    may hold a secret are never echoed."""
     parts = []
     for err in exc.errors(include_url=False):
         loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]]) or "profile"
         value = err.get("input")
-        got = "" if err["type"] == "missing" or isinstance(value, dict) else f" (got {value!r})"
+        hidden = err["type"] == "extra_forbidden" or bool(_SENSITIVE_FIELDS & {str(p) for p in err["loc"]})
+        got = "" if err["type"] == "missing" or isinstance(value, dict) or hidden else f" (got {value!r})"
         parts.append(f"{loc}: {err['msg']}{got}")
     return "; ".join(parts)
 

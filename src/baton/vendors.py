@@ -12,10 +12,12 @@ A profile names the *environment variable* holding the API key, never the key it
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 StructuredOutput = Literal["json_schema", "json_object_schema", "tools", "prompt"]
 
 
@@ -37,6 +39,14 @@ class VendorProfile(BaseModel):
                                           "calls that set none (small local models otherwise ramble).")
     sim: dict[str, Any] = Field(default_factory=dict, description="Simulated vendor knobs (kind='sim').")
     local: dict[str, Any] = Field(default_factory=dict, description="Local server options (kind='local').")
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _variable_name(cls, value: str | None) -> str | None:
+        if value is not None and not _ENV_NAME.fullmatch(value):
+            raise ValueError("expected the NAME of the environment variable holding the key (letters, "
+                             "digits, '_'), e.g. OPENAI_API_KEY; the key itself belongs in that variable")
+        return value
 
     @property
     def simulated(self) -> bool:

@@ -358,6 +358,8 @@ def schema_error_message(error: SchemaError) -> str:
         kinds = expected if isinstance(expected, str) else " or ".join(expected)
         return f"{subject} must be of type {kinds}, got {_describe(error.instance)}"
     if validator == "enum":
+        if not expected:
+            return f"{subject} accepts no value (the tool's enum is empty), got {_describe(error.instance)}"
         options = ", ".join(_describe(v) for v in expected)
         return f"{subject} must be one of {options}, got {_describe(error.instance)}"
     return f"{subject}: {error.message}"

@@ -25,7 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from baton.commands.run import add_execution_options
+from baton.commands.run import add_execution_options, report_infra_errors
 from baton.errors import BatonError, ConfigError
 
 DEFAULT_VENDORS = ("local-smollm2", "sim-frontier", "sim-small", "sim-flaky")
@@ -127,7 +127,9 @@ def compare(args: argparse.Namespace) -> int:
                          f"complete it and `baton report {run_dir}` to report it, or choose another directory")
     matrix = plan.matrix
     invocation = {**plan.invocation, "judge": args.judge} if args.judge else plan.invocation
-    manifest = prepare_manifest(matrix, plan.profiles, project_dir=project_dir, invocation=invocation)
+    use_cache = settings.cache and not args.no_cache
+    manifest = prepare_manifest(matrix, plan.profiles, project_dir=project_dir, invocation=invocation,
+                                use_cache=use_cache, judge=args.judge)
     simulated = [v for v in vendors if plan.profiles[v].simulated]
     print(f"baton compare: {len(matrix)} runs — {len(matrix.tasks)} tasks × {', '.join(systems)} × "
           f"{', '.join(vendors)}; {trials} trial(s)"
@@ -137,7 +139,7 @@ def compare(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)
     summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir,
                               concurrency=args.concurrency or settings.concurrency,
-                              use_cache=settings.cache and not args.no_cache,
+                              use_cache=use_cache,
                               cache_dir=args.cache_dir if args.cache_dir is not None else project_dir / settings.cache_dir,
                               progress=default_progress(), manifest=manifest, judge=args.judge)
     print(summary.line(), file=sys.stderr)
@@ -150,7 +152,11 @@ def compare(args: argparse.Namespace) -> int:
         print(markdown.read_text(encoding="utf-8"))
     for kind, path in paths.items():
         print(f"{kind}: {path}", file=sys.stderr)
-    return 130 if summary.cancelled else 0
+    if summary.cancelled:
+        return 130
+    if summary.errors and report_infra_errors(run_dir, args.max_error_rate, "compare"):
+        return 1
+    return 0
 
 
 def _compare_settings(project_dir: Path) -> tuple[Mapping[str, Any], str]:

@@ -46,7 +46,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="run directory to create (default: reports/<UTC timestamp>)")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
-                        help="complete an interrupted run: only its missing runs are run")
+                        help="complete an interrupted run: its missing runs, and the runs that ended in "
+                             "infrastructure errors, are run (the new record of a run supersedes the old)")
+    parser.add_argument("--keep-errors", action="store_true",
+                        help="with --resume: keep runs that ended in infrastructure errors instead of retrying them")
     add_execution_options(parser)
     parser.set_defaults(func=run)
 
@@ -59,6 +62,37 @@ def add_execution_options(parser: argparse.ArgumentParser) -> None:
                              "model and prompt are stored with the run's grade (off by default)")
     parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
                         help="response cache directory (default: .baton-cache in the project)")
+    parser.add_argument("--max-error-rate", type=_rate, default=None, metavar="RATE",
+                        help="exit 1 when a configuration's share of runs ending in infrastructure errors "
+                             "is above RATE (0..1); default: only when all of its runs errored")
+
+
+def _rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
+def report_infra_errors(run_dir: Path, max_error_rate: float | None, command: str) -> bool:
+    """Print the infrastructure errors of a run (per vendor, the most common cause) to stderr;
+    True when a configuration's error rate sinks the run (see ``baton.run_health``)."""
+    from baton.run_health import error_report
+
+    report = error_report(run_dir)
+    if not report.errors:
+        return False
+    failing = report.failing(max_error_rate)
+    prefix = f"baton {command}: error: " if failing else f"baton {command}: warning: "
+    print(prefix + f"{report.errors} runs ended in infrastructure errors (not counted as failures)\n"
+          + report.describe(max_error_rate), file=sys.stderr)
+    if failing:
+        print(f"baton {command}: fix the cause, then retry just those runs with: baton run --resume {run_dir}",
+              file=sys.stderr)
+    return bool(failing)
 
 
 def timestamped_run_dir(base: Path, suffix: str = "") -> Path:
@@ -70,6 +104,18 @@ def timestamped_run_dir(base: Path, suffix: str = "") -> Path:
         candidate = base / f"{stamp}-{n}"
         n += 1
     return candidate
+
+
+def _resume_measurement(args: argparse.Namespace, use_cache: bool) -> tuple[bool, str | None]:
+    """The cache and judge options of ``--resume``: the run's recorded ones unless given again
+    (a different one is then refused by the configuration check, with the difference named)."""
+    from baton.manifest import read_manifest
+
+    manifest = read_manifest(args.resume)
+    judge = args.judge if args.judge is not None else (manifest.config.judge or manifest.invocation.get("judge"))
+    if args.no_cache:
+        return False, judge
+    return (manifest.config.cache if use_cache else use_cache), judge
 
 
 def _resume_choices(args: argparse.Namespace) -> dict[str, Any]:
@@ -136,10 +182,13 @@ def run(args: argparse.Namespace) -> int:
 
     matrix = plan.matrix
     judge = args.judge
-    if args.resume is not None and judge is None:
-        judge = read_manifest(args.resume).invocation.get("judge")
+    if args.keep_errors and args.resume is None:
+        raise ConfigError("--keep-errors: only with --resume RUN_DIR (a new run has no errors to keep)")
+    if args.resume is not None:
+        use_cache, judge = _resume_measurement(args, use_cache)
     invocation = {**plan.invocation, "judge": judge} if judge else plan.invocation
-    manifest = prepare_manifest(matrix, plan.profiles, project_dir=project_dir, invocation=invocation)
+    manifest = prepare_manifest(matrix, plan.profiles, project_dir=project_dir, invocation=invocation,
+                                use_cache=use_cache, judge=judge)
     if args.resume is not None:
         check_same_config(run_dir, read_manifest(run_dir), manifest)
     verb = "resuming" if args.resume is not None else "running"
@@ -148,11 +197,13 @@ def run(args: argparse.Namespace) -> int:
           file=sys.stderr, flush=True)
     summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir, concurrency=concurrency,
                               use_cache=use_cache, cache_dir=cache_dir, progress=default_progress(),
-                              manifest=manifest, judge=judge)
+                              manifest=manifest, judge=judge, retry_errors=not args.keep_errors)
     print(f"run directory: {summary.run_dir}")
     print(summary.line())
     if summary.cancelled:
         print(f"baton run: interrupted; finished runs are stored. Complete it with: "
               f"baton run --resume {summary.run_dir}", file=sys.stderr)
         return 130
+    if summary.errors and report_infra_errors(summary.run_dir, args.max_error_rate, "run"):
+        return 1
     return 0
