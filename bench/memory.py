@@ -78,7 +78,9 @@ def child(runs: int, trace_allocations: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
         summary = asyncio.run(run_matrix(matrix, profiles={VENDOR: profile}, run_dir=Path(tmp) / "run",
                                          concurrency=50, clients=StubPool(), grade_worker=False))
-        size = (Path(tmp) / "run" / "results.jsonl").stat().st_size
+        from baton.store import results_path
+
+        size = results_path(Path(tmp) / "run").stat().st_size
     wall = time.perf_counter() - started
     assert summary.completed == runs, summary
     out = {"runs": runs, "wall_s": wall, "peak_rss_mb": _peak_rss_mb(), "results_mb": size / 2**20}

@@ -157,3 +157,58 @@ def test_not_a_run_directory(tmp_path):
         list(iter_results(tmp_path))
     with pytest.raises(BatonError, match="manifest.json: not found"):
         read_manifest(tmp_path)
+
+
+def test_compressed_store_round_trips_and_repairs_a_partial_last_frame(tasks, tmp_path, caplog):
+    from baton.store import COMPRESSED_RESULTS_FILE
+
+    path = tmp_path / COMPRESSED_RESULTS_FILE
+    with ResultStore.open(tmp_path, manifest(tasks), compress=True) as store:
+        assert store.path == path
+        store.append(line(result("a/x")) + line(result("a/y", status="failed")))
+        store.append(line(result("a/z")))
+    whole = path.read_bytes()
+    assert not (tmp_path / RESULTS_FILE).exists() and b"a/x" not in whole  # stored compressed
+    assert [r.key.task_id for r in iter_results(tmp_path)] == ["a/x", "a/y", "a/z"]
+    scan = scan_results(path)
+    assert scan.statuses == {"passed": 2, "failed": 1} and scan.valid_bytes == len(whole)
+    import zstandard
+
+    partial = zstandard.ZstdCompressor().compress(line(result("a/w")))[:-5]
+    path.write_bytes(whole + partial)
+    with caplog.at_level(logging.WARNING, logger="baton.store"):
+        assert [r.key.task_id for r in iter_results(tmp_path)] == ["a/x", "a/y", "a/z"]
+        store = ResultStore.open(tmp_path, manifest(tasks))  # the existing format is kept
+    assert "partial or invalid frame" in caplog.text
+    assert path.read_bytes() == whole
+    store.append(line(result("a/w")))
+    store.close()
+    assert [r.key.task_id for r in iter_results(tmp_path)] == ["a/x", "a/y", "a/z", "a/w"]
+
+
+def test_a_damaged_frame_in_the_middle_is_an_error(tasks, tmp_path):
+    import zstandard
+
+    from baton.store import COMPRESSED_RESULTS_FILE
+
+    path = tmp_path / COMPRESSED_RESULTS_FILE
+    with ResultStore.open(tmp_path, manifest(tasks), compress=True) as store:
+        store.append(line(result("a/x")))
+    good = zstandard.ZstdCompressor().compress(line(result("a/y")))
+    path.write_bytes(path.read_bytes() + zstandard.ZstdCompressor().compress(b'{"version": 1, "ke\n') + good)
+    with pytest.raises(BatonError, match="frame 2 is not a valid result but later frames are"):
+        ResultStore.open(tmp_path, manifest(tasks))
+    with pytest.raises(BatonError, match="frame 2 is not a valid result"):
+        list(iter_results(tmp_path))
+
+
+def test_large_runs_are_compressed_by_default(tasks, tmp_path):
+    from baton.store import COMPRESS_FROM, COMPRESSED_RESULTS_FILE
+
+    big = manifest(tasks).model_copy(update={"total_runs": COMPRESS_FROM})
+    with ResultStore.open(tmp_path / "big", big) as store:
+        store.append(line(result("a/x")))
+    assert (tmp_path / "big" / COMPRESSED_RESULTS_FILE).exists()
+    with ResultStore.open(tmp_path / "small", manifest(tasks)) as store:
+        store.append(line(result("a/x")))
+    assert (tmp_path / "small" / RESULTS_FILE).exists()

@@ -50,6 +50,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "infrastructure errors, are run (the new record of a run supersedes the old)")
     parser.add_argument("--keep-errors", action="store_true",
                         help="with --resume: keep runs that ended in infrastructure errors instead of retrying them")
+    parser.add_argument("--shard", default=None, metavar="i/N",
+                        help="run only shard i of N (1-based): a stable split by unit id, so N machines "
+                             "(a CI matrix, a Kubernetes indexed job) share a run with no coordinator; "
+                             "combine the shard directories with 'baton merge'")
     add_execution_options(parser)
     parser.set_defaults(func=run)
 
@@ -144,6 +148,24 @@ def _resume_choices(args: argparse.Namespace) -> dict[str, Any]:
     return choices
 
 
+def _shard_choice(args: argparse.Namespace) -> Any:
+    """The shard to run: ``--shard``, or on ``--resume`` the shard the run was started with
+    (giving a different one is refused)."""
+    from baton.manifest import read_manifest
+    from baton.units import Shard, parse_shard
+
+    shard = parse_shard(args.shard) if args.shard is not None else None
+    if args.resume is None:
+        return shard
+    stored = read_manifest(args.resume).invocation.get("shard")
+    started = Shard(int(stored["index"]), int(stored["count"])) if stored else None
+    if args.shard is not None and shard != started:
+        raise ConfigError(f"--shard {shard}: {args.resume} was started as "
+                          f"{'shard ' + str(started) if started else 'an unsharded run'}; resume it without "
+                          f"--shard or with the same one")
+    return started
+
+
 def run(args: argparse.Namespace) -> int:
     from baton.engine import prepare_manifest, run_matrix_sync
     from baton.manifest import read_manifest
@@ -181,6 +203,14 @@ def run(args: argparse.Namespace) -> int:
     cache_dir = args.cache_dir if args.cache_dir is not None else project_dir / settings.cache_dir
 
     matrix = plan.matrix
+    shard_note = ""
+    shard = _shard_choice(args)
+    if shard is not None:
+        from baton.units import shard_matrix
+
+        matrix = shard_matrix(matrix, shard)
+        plan.invocation["shard"] = {**shard.as_json(), "matrix_runs": matrix.full_len()}
+        shard_note = f", shard {shard} of {matrix.full_len()} runs"
     judge = args.judge
     if args.keep_errors and args.resume is None:
         raise ConfigError("--keep-errors: only with --resume RUN_DIR (a new run has no errors to keep)")
@@ -193,7 +223,7 @@ def run(args: argparse.Namespace) -> int:
         check_same_config(run_dir, read_manifest(run_dir), manifest)
     verb = "resuming" if args.resume is not None else "running"
     print(f"baton run: {verb} {len(matrix)} runs ({len(matrix.tasks)} tasks × {len(matrix.cells)} "
-          f"system/mode cells × {len(matrix.vendors)} vendors × {matrix.trials} trials) in {run_dir}",
+          f"system/mode cells × {len(matrix.vendors)} vendors × {matrix.trials} trials{shard_note}) in {run_dir}",
           file=sys.stderr, flush=True)
     summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir, concurrency=concurrency,
                               use_cache=use_cache, cache_dir=cache_dir, progress=default_progress(),
