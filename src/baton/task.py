@@ -17,9 +17,10 @@ tool definitions, and its initial world (the domain's seed merged with the task'
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator,
+                      model_validator)
 
 TASK_ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*/[a-z0-9][a-z0-9_\-]*$"
 
@@ -236,6 +237,15 @@ class ForbiddenClaim(BaseModel):
         return self.forms[0].strip()
 
 
+def _claim_tag(value: Any) -> str:
+    return "typed" if isinstance(value, (dict, ForbiddenClaim)) else "text"
+
+
+# A forbidden claim: a plain string, or a typed claim (one error path for each, not both).
+ClaimSpec = Annotated[Union[Annotated[str, Tag("text")], Annotated[ForbiddenClaim, Tag("typed")]],
+                      Discriminator(_claim_tag)]
+
+
 class AskField(_Strict):
     """A missing piece of information an ``ask`` reply must ask the user for."""
 
@@ -279,7 +289,7 @@ class Gold(_Strict):
         description="collection -> record id -> the fields that matter. Replaying tool_calls on "
                     "the initial world must reach it. A record id mapped to null must not exist.")
     facts: list[Fact] = Field(default_factory=list)
-    forbidden_claims: list[str | ForbiddenClaim] = Field(default_factory=list)
+    forbidden_claims: list[ClaimSpec] = Field(default_factory=list)
     forbidden_actions: list[ForbiddenAction] = Field(default_factory=list)
     asks_for: list[AskField] = Field(
         default_factory=list, description="Outcome 'ask' only: what the reply must ask the user for.")
