@@ -200,14 +200,6 @@ class Fact(_Strict):
     kind: FactKind = "text"
     required: bool = Field(default=True, description="False: need not appear, but must be right if stated.")
 
-    @field_validator("forms")
-    @classmethod
-    def _non_blank(cls, forms: list[str]) -> list[str]:
-        for i, form in enumerate(forms):
-            if not form.strip():
-                raise ValueError(f"forms.{i}: expected a non-blank form")
-        return forms
-
 
 class ForbiddenClaim(BaseModel):
     """A claim the answer must not make: a typed value (``kind`` money, date, id, number,
