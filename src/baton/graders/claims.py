@@ -248,14 +248,15 @@ class ToolWords:
     nouns: frozenset[str]
 
 
-def _enum_words(parameters: Mapping[str, Any]) -> list[str]:
+def _enum_words(parameters: Mapping[str, Any], *, heads: bool = False) -> list[str]:
     """Words of the enum values of a tool's parameters: what its schema says it can do
-    (``settlement: [refund, travel_credit]``)."""
+    (``settlement: [refund, travel_credit]``); ``heads``: only each value's first word."""
     words = []
     for prop in (parameters.get("properties") or {}).values():
         if isinstance(prop, Mapping):
             for value in prop.get("enum") or []:
-                words.extend(w for w in re.split(r"[_\W]+", str(value).lower()) if w)
+                parts = [w for w in re.split(r"[_\W]+", str(value).lower()) if w]
+                words.extend(parts[:1] if heads else parts)
     return words
 
 
@@ -270,7 +271,8 @@ def tool_words(spec: ToolSpec) -> ToolWords:
     if lead:
         verbs.append(lead.group(1).lower())
     enums = _enum_words(spec.parameters)
-    families = frozenset(f for v in [*verbs, *enums] if (f := family(v)) is not None)
+    families = frozenset(f for v in [*verbs, *_enum_words(spec.parameters, heads=True)]
+                         if (f := family(v)) is not None)
     nouns = frozenset(stem(w) for w in [*tokens[1:], *re.split(r"[_\W]+", spec.effect.collection),
                                         *(re.split(r"[_\W]+", created) if created else []), *enums]
                       if len(w) >= 4)

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from baton.graders.facts import Extracted, Form, compile_form
+from baton.graders.facts import Extracted, Form, fact_forms
 from baton.graders.text import canonical
 from baton.graders.values import Date, Money, compact, find_dates, find_id_tokens, find_numbers
 from baton.task import Fact
@@ -78,7 +78,7 @@ def _quantity(form: Form) -> tuple[str, str] | None:
 
 
 def _typed_forms(fact: Fact) -> list[Form]:
-    return [compile_form(raw, fact.kind) for raw in fact.forms]
+    return fact_forms(fact)
 
 
 def _candidates(fact: Fact, found: Extracted, seen: _Seen) -> Iterator[tuple[int, int]]:

@@ -184,10 +184,22 @@ def find_form(form: Form, found: Extracted, *, claim: bool) -> Hit | None:
     return None
 
 
+def fact_forms(fact: Fact) -> list[Form]:
+    """The compiled forms of ``fact``. Where its money forms name one currency, a form without
+    one ("412.60") takes it: "€412.60" is then not the fact "$412.60"."""
+    forms = [compile_form(raw, fact.kind) for raw in fact.forms]
+    currencies = {f.value.currency for f in forms if f.kind == "money" and f.value.currency}  # type: ignore[attr-defined]
+    if len(currencies) == 1:
+        (currency,) = currencies
+        forms = [Form(f.raw, f.text, f.kind, Money(f.value.amount, currency))  # type: ignore[attr-defined]
+                 if f.kind == "money" and f.value.currency is None else f for f in forms]  # type: ignore[attr-defined]
+    return forms
+
+
 def find_fact(fact: Fact, found: Extracted) -> Hit | None:
     """An asserted statement of ``fact`` in the answer, or None."""
-    for raw in fact.forms:
-        hit = find_form(compile_form(raw, fact.kind), found, claim=False)
+    for form in fact_forms(fact):
+        hit = find_form(form, found, claim=False)
         if hit is not None:
             return hit
     return None

@@ -51,7 +51,7 @@ _ONE_UNIT = re.compile(
 _NUM = r"\d+(?:[.,]\d+)*"
 _RANGES = [
     (re.compile(rf"\bbetween ({_NUM}) and ({_NUM})\b"), r"\1-\2"),
-    (re.compile(rf"(?<![\w.])({_NUM})\s*(?:-|to|through|thru)\s*({_NUM})(?![\w.])"), r"\1-\2"),
+    (re.compile(rf"(?<![\w.])({_NUM})\s*(?:-|-?to-?|through|thru)\s*({_NUM})(?![\w.])"), r"\1-\2"),
 ]
 _HYPHEN_UNIT = re.compile(r"(\d)-([a-z])")
 _GLUED_UNIT = re.compile(r"(?<![\w-])(\d+(?:\.\d+)?)(kg|lbs?|km|mi|cm|mm|ml|gb|mb|tb|hrs?|mins?)\b")
