@@ -3,7 +3,7 @@
 A field is *asked for* when one of its forms occurs, asserted (not negated, not inside a quote of
 the user's words), in a request to the user: a sentence with a question mark or a request cue
 ("could you", "please send", "I'll need", "what is", "let me know"...), or the lines that follow
-a request ending in a colon ("Please reply with:" and a list), up to the next blank line.
+a request ending in a colon ("Please reply with:" and the list items after it).
 Mentioning a field is not asking for it ("I'll send the confirmation to your email address").
 """
 
@@ -22,7 +22,7 @@ _REQUEST = re.compile(
     r"upload|enter|check|clarify|add|forward)|let me know|tell me|send me|reply with|"
     r"(?:i|we) (?:will |would |also )?need|what is|what are|which|do you have)\b")
 _COLON_END = re.compile(r":\s*$")
-_PARAGRAPH = re.compile(r"\n[ \t]*\n")
+_LIST_ITEM = re.compile(r"[ \t]*(?:[-*+\u2022]|\d+[.)])\s")
 
 
 def _request_regions(answer: AnswerText) -> list[tuple[int, int]]:
@@ -35,9 +35,27 @@ def _request_regions(answer: AnswerText) -> list[tuple[int, int]]:
             continue
         regions.append((start, end + 1))
         if _COLON_END.search(text[start:end].rstrip()) or text[end:end + 1] == ":":
-            stop = _PARAGRAPH.search(text, end)
-            regions.append((end, stop.start() if stop else len(text)))
+            regions.append((end, _list_end(text, end)))
     return regions
+
+
+def _list_end(text: str, pos: int) -> int:
+    """End of the list (or the paragraph) that follows a colon at ``pos``: blank lines and list
+    items belong to it, as does the rest of the colon's own line."""
+    line_end = text.find("\n", pos)
+    if line_end == -1:
+        return len(text)
+    if text[pos:line_end].strip(" :"):  # "... please send: your member ID and DOB" on one line
+        return line_end
+    end = line_end
+    for m in re.finditer(r"[^\n]*(?:\n|$)", text[line_end + 1:]):
+        line = m.group(0)
+        if not line:
+            break
+        if line.strip() and not _LIST_ITEM.match(line):
+            break
+        end = line_end + 1 + m.end()
+    return end
 
 
 def missing_asks(fields: list[AskField], answer: AnswerText) -> list[str]:
