@@ -427,17 +427,26 @@ def _values_touched(claim: ActionClaim, tools: Sequence[ToolSpec], pool: Sequenc
     if not words:
         return True
     touched = set().union(*(w.ids for w in pool)) if pool else set()
+    index = _value_index(initial)
     for name in collections:
-        by_value: dict[str, set[str]] = {}
-        for rid, record in (initial.get(name) or {}).items():
-            if not isinstance(record, Mapping):
-                continue
-            for value in record.values():
-                if isinstance(value, str) and value.isalpha() and value.casefold() in words:
-                    by_value.setdefault(value.casefold(), set()).add(_key(rid))
-        if any(not (rids & touched) for rids in by_value.values()):
+        by_value = index.get(name) or {}
+        if any(not (by_value[w] & touched) for w in words if w in by_value):
             return False
     return True
+
+
+@per_object
+def _value_index(initial: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, frozenset[str]]]:
+    """collection -> one-word field value (case-folded) -> the ids of the records that have it."""
+    index: dict[str, dict[str, set[str]]] = {}
+    for name, records in initial.items():
+        by_value = index.setdefault(name, {})
+        for rid, record in records.items():
+            if isinstance(record, Mapping):
+                for value in record.values():
+                    if isinstance(value, str) and value.isalpha():
+                        by_value.setdefault(value.casefold(), set()).add(_key(rid))
+    return {name: {v: frozenset(r) for v, r in values.items()} for name, values in index.items()}
 
 
 @per_object

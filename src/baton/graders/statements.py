@@ -13,6 +13,7 @@ them, forbidden claims, and (on ``ask`` tasks) the fields it asks for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from baton.graders.answer import FactReport
@@ -39,8 +40,9 @@ class Statements:
         return "; ".join(parts) or "all stated"
 
 
-def check_statements(task: GoldenTask, found: Extracted, evidence: list[str]) -> Statements:
-    """Facts, contradictions, forbidden claims and asks of ``found`` (see the module docstring)."""
+def check_statements(task: GoldenTask, found: Extracted, evidence: Callable[[], list[str]]) -> Statements:
+    """Facts, contradictions, forbidden claims and asks of ``found`` (see the module docstring).
+    ``evidence`` gives what the run had seen; it is called only if a fact is not stated."""
     gold = task.gold
     hits: dict[str, Hit] = {}
     unstated = []
@@ -50,7 +52,7 @@ def check_statements(task: GoldenTask, found: Extracted, evidence: list[str]) ->
             unstated.append(fact)
         else:
             hits[fact.id] = hit
-    wrong = find_contradictions(gold.facts, unstated, found, evidence)
+    wrong = find_contradictions(gold.facts, unstated, found, evidence()) if unstated else []
     wrong_ids = {w.fact for w in wrong}
     missing = [f.id for f in unstated if f.required and f.id not in wrong_ids]
     claims = {}

@@ -88,7 +88,7 @@ def evaluate_system(task: GoldenTask, trace: Trace, calls: list[ObservedCall],
                     found: Extracted) -> SystemVerdict:
     gold = task.gold
     mismatches, unexpected = check_state(task, trace, calls)
-    statements = check_statements(task, found, evidence_texts(task, trace, calls))
+    statements = check_statements(task, found, lambda: evidence_texts(task, trace, calls))
     facts = statements.report
     forbidden = forbidden_hits(task, calls)
     writes = [c for c in calls if c.write]
