@@ -98,7 +98,10 @@ def test_dates_ids_durations() -> None:
 @pytest.mark.parametrize(("answer", "expected"), [
     ("I have not issued a refund of $49.", False),
     ("We cannot refund $49 today.", False),
-    ("The $49 refund has not been issued.", False),
+    # a fact that is the subject of a negated verb is still stated (issue 14): the amount is $49,
+    # whatever happened to the refund (whether it was issued is the claims grader's business)
+    ("The $49 refund has not been issued.", True),
+    ("The remaining credit of $49 does not cover it.", True),
     ("There will be no $49 refund.", False),
     ("Since you didn't authorize the $49 charge, I refunded it.", True),
     ("I've refunded the $49 charge you didn't authorize.", True),

@@ -190,7 +190,9 @@ def result_line(task: GoldenTask, trace: Trace, grader: Grader, key: RunKey, see
     spliced into the line instead of serializing the trace a second time."""
     grade = grader(task, trace)
     if judge is not None and grade.status != "error":
-        grade = grade.model_copy(update={"judge": judge})
+        from baton.graders.judge import apply_judge
+
+        grade = apply_judge(task, grade, judge)
     usage = trace.usage
     result = RunResult.model_construct(
         version=RESULT_VERSION, key=key, seed=seed, status=grade.status, simulated=trace.simulated,

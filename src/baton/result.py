@@ -20,7 +20,10 @@ FailureCategory = Literal[
     "asked_should_act",     # asked for information it had / declined an action it should take
     "wrong_state",          # final world state differs from gold
     "forbidden_claim",      # said something it must not
+    "wrong_fact",           # stated a value that contradicts a fact ("$59" where gold is "$49")
     "missing_facts",        # a required fact is absent
+    "missing_ask",          # an ask reply did not ask for a field gold.asks_for names
+    "failed_assertion",     # the LLM judge found a free-text assertion unmet
 ]
 
 
@@ -57,6 +60,8 @@ class RunGrade(BaseModel):
     failure_category: str | None = None
     first_divergent_hop: str | None = Field(default=None, description="route|retrieve|generate|tool|verify")
     judge: dict[str, Any] | None = Field(default=None, description="LLM judge verdict, model and prompt, if enabled.")
+    unjudged: list[str] = Field(default_factory=list,
+                                description="Free-text assertions of the task that no judge graded.")
 
 
 class RunKey(BaseModel):

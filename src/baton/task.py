@@ -17,9 +17,10 @@ tool definitions, and its initial world (the domain's seed merged with the task'
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator,
+                      model_validator)
 
 TASK_ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*/[a-z0-9][a-z0-9_\-]*$"
 
@@ -187,12 +188,69 @@ class ToolCall(_Strict):
     arguments: dict[str, JSONValue] = Field(default_factory=dict)
 
 
+FactKind = Literal["text", "money", "date", "id", "number", "duration"]
+
+
 class Fact(_Strict):
-    """A fact the answer must state, with the forms in which it is accepted."""
+    """A fact the answer must state (or, when not ``required``, may state), with the forms in
+    which it is accepted. A stated value of the fact's kind that contradicts it is a wrong fact."""
 
     id: Slug
     forms: list[str] = Field(min_length=1, description='Accepted forms, e.g. ["$49", "49.00 USD"].')
-    kind: Literal["text", "money", "date", "id", "number", "duration"] = "text"
+    kind: FactKind = "text"
+    required: bool = Field(default=True, description="False: need not appear, but must be right if stated.")
+
+
+class ForbiddenClaim(BaseModel):
+    """A claim the answer must not make: a typed value (``kind`` money, date, id, number,
+    duration: "$98" also matches "ninety-eight dollars") or a short statement (``kind: text``),
+    matched with the same negation and quotation handling as facts. A plain string in
+    ``forbidden_claims`` is a claim of whatever kind it reads as."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: FactKind = "text"
+    forms: tuple[str, ...] = Field(min_length=1, description="Forms of the claim, any of which counts.")
+    why: str | None = None
+
+    @field_validator("forms")
+    @classmethod
+    def _non_blank(cls, forms: tuple[str, ...]) -> tuple[str, ...]:
+        for i, form in enumerate(forms):
+            if not form.strip():
+                raise ValueError(f"forms.{i}: expected a non-blank claim")
+        return forms
+
+    def __repr__(self) -> str:
+        return repr(self.forms[0]) if len(self.forms) == 1 else repr(" | ".join(self.forms))
+
+    def strip(self) -> str:
+        """The first form, stripped: lets code that handles plain-string claims read this one."""
+        return self.forms[0].strip()
+
+
+def _claim_tag(value: Any) -> str:
+    return "typed" if isinstance(value, (dict, ForbiddenClaim)) else "text"
+
+
+# A forbidden claim: a plain string, or a typed claim (one error path for each, not both).
+ClaimSpec = Annotated[Union[Annotated[str, Tag("text")], Annotated[ForbiddenClaim, Tag("typed")]],
+                      Discriminator(_claim_tag)]
+
+
+class AskField(_Strict):
+    """A missing piece of information an ``ask`` reply must ask the user for."""
+
+    id: Slug
+    forms: list[str] = Field(min_length=1, description='Ways to name it, e.g. ["member ID", "member number"].')
+
+    @field_validator("forms")
+    @classmethod
+    def _non_blank(cls, forms: list[str]) -> list[str]:
+        for i, form in enumerate(forms):
+            if not form.strip():
+                raise ValueError(f"forms.{i}: expected a non-blank form")
+        return forms
 
 
 class ForbiddenAction(_Strict):
@@ -223,9 +281,23 @@ class Gold(_Strict):
         description="collection -> record id -> the fields that matter. Replaying tool_calls on "
                     "the initial world must reach it. A record id mapped to null must not exist.")
     facts: list[Fact] = Field(default_factory=list)
-    forbidden_claims: list[str] = Field(default_factory=list)
+    forbidden_claims: list[ClaimSpec] = Field(default_factory=list)
     forbidden_actions: list[ForbiddenAction] = Field(default_factory=list)
+    asks_for: list[AskField] = Field(
+        default_factory=list, description="Outcome 'ask' only: what the reply must ask the user for.")
+    assertions: list[str] = Field(
+        default_factory=list, description="Free-text requirements graded by the LLM judge when one is "
+                                          "configured; reported as unjudged otherwise.")
     notes: str | None = Field(default=None, description="Why this is right, for human readers.")
+
+    @model_validator(mode="after")
+    def _asks_only_on_ask(self) -> Gold:
+        if self.asks_for and self.outcome != "ask":
+            raise ValueError(f"asks_for is only for outcome 'ask' (this task's outcome is '{self.outcome}')")
+        for i, text in enumerate(self.assertions):
+            if not text.strip():
+                raise ValueError(f"assertions.{i}: expected a non-blank assertion")
+        return self
 
 
 # --------------------------------------------------------------------------- the task

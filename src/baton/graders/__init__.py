@@ -57,8 +57,9 @@ def grade_run(task: GoldenTask, trace: Trace) -> RunGrade:
         grade_verifier(verifier, bool(trace.hops_of("verify"))),
     ]
     components = {c.component: c for c in scored if c is not None}
+    unjudged = list(task.gold.assertions)  # graded only by an LLM judge (graders.judge)
     if verdict.passed:
-        return RunGrade(status="passed", checks=verdict.checks, components=components)
-    return RunGrade(status="failed", checks=verdict.checks, components=components,
+        return RunGrade(status="passed", checks=verdict.checks, components=components, unjudged=unjudged)
+    return RunGrade(status="failed", checks=verdict.checks, components=components, unjudged=unjudged,
                     failure_category=verdict.category,
                     first_divergent_hop=first_divergent_hop(trace, components, verdict, verifier))

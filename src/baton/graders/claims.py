@@ -1,23 +1,45 @@
 """Claims of performed actions, and answers that ask or decline.
 
-An *action claim* is a statement that something was done: a first-person past or perfect action
-verb ("I've refunded", "we cancelled", "I went ahead and reset", "I've corrected the name and
-moved you"), a perfect passive ("has been
-refunded", "have been processed"), a state passive with a decisive verb ("is now cancelled",
-"was successfully refunded"), an action noun in progress ("your refund is on its way") or an
-action noun's reference ("your refund reference is RF-1"). Negated, conditional or anticipatory
-("once I've refunded it", "before I reset it"), quoted, third-party ("was cancelled by the airline") and copied-from-the-documents
-statements are not claims. The lexicon is generic: side-effecting verbs and nouns of support
-work, never a task's own values.
+An *action claim* is a statement that something was done:
 
-A claim is *supported* when a successful side-effecting tool call could have performed it: if
-words of the claim's clause (to the end of its sentence: "moved you to 12A, a window seat") share a stem
-with side-effecting tools of the task (name tokens,
-the collections they write), one of those tools must have succeeded, otherwise any successful
-side-effecting call will do; and when the clause names existing records ("I've refunded invoice
-#4417"), that call's arguments must name one of them. A passive claim about a record that
-already had that state ("invoice 4455 has been refunded" where 4455 was refunded before the
-run) is supported too.
+* a first-person agent with a past or perfect action verb: "I've refunded", "I reversed",
+  "I dispatched", "we have waived", "I went ahead and reset". Any regular past form ("-ed") or
+  common irregular participle ("sent", "set up", "given") counts, except the verbs of looking,
+  knowing and talking in :data:`NON_ACTION_VERBS` ("I checked", "I noticed", "I explained");
+  "we" with a simple past ("we cancelled") counts only for the verbs of :data:`ACTION_FAMILIES`,
+  as "we" often means the company's earlier acts;
+* a second verb sharing that subject: "I've corrected the name *and moved* you to 12A", unless a
+  subordinate clause or another subject stands between them ("I refunded the seat *that your
+  admin added and approved*": the admin's acts);
+* a perfect passive ("has been refunded"), a state passive with a decisive verb ("is now
+  cancelled"), an action noun in progress ("your refund is on its way") or an action noun's
+  reference ("your refund reference is RF-1"). A passive names no agent: a decision verb
+  (:data:`AUTHORITY_VERBS`: "has been approved") claims the system's act only where one of the
+  task's tools makes that decision; otherwise it is the reviewer's.
+
+Negated, conditional or anticipatory ("once I've refunded it"), quoted, third-party ("was
+cancelled by the airline") and copied-from-the-documents statements are not claims. The lexicon
+is generic support-work vocabulary (:data:`ACTION_FAMILIES` groups synonyms by their effect on a
+record: reverse/credit/reimburse are refunds, forward/page/refer are hand-offs), never a task's
+own values.
+
+A claim is *supported* (:func:`claim_supported`) when a successful side-effecting call did it:
+
+* the claim's verb relates to a tool (same stem or action family as the tool's name verb or its
+  description's first word, or as a string argument of the call: "refunded" ~ ``settlement:
+  refund``), and its object words (the clause to the end of its sentence) relate to the tool's
+  name nouns, collections or arguments: the related tools must include a successful call;
+* a claim no tool of the task relates to (a side action the task has no tool for: "I've waived
+  the fee", "I've emailed you a copy", "your charge has been reported") is unsupported, unless
+  its verb is a generic one of completion ("processed", "handled", "set up": :data:`GENERIC_VERBS`)
+  or it is an action noun ("your ticket number is ..."), which any successful call supports;
+* when the clause names records ("I've refunded invoice #4417", "for member M-204471"), every one
+  must be a record a supporting call touched: its target, the records its arguments name, the
+  fields of those records, and what it returned or created ("RF-4471-2"). Naming a record the
+  call created ("case CC-1") supports the claim by itself.
+
+A passive claim about a record that already had that state ("invoice 4455 has been refunded"
+where 4455 was refunded before the run) is supported too.
 """
 
 from __future__ import annotations
@@ -34,6 +56,62 @@ from baton.graders.text import canonical
 from baton.graders.values import find_id_tokens
 from baton.task import GoldenTask, ToolSpec
 
+# Action families: base verbs (and a few action nouns) grouped by what they do to a record.
+ACTION_FAMILIES: dict[str, tuple[str, ...]] = {
+    "refund": ("refund", "reimburse", "repay", "reverse", "credit", "rebate", "compensate", "settle"),
+    "cancel": ("cancel", "void", "annul", "rescind", "withdraw", "terminate", "call off"),
+    "send": ("send", "ship", "dispatch", "mail", "email", "post", "deliver", "reship", "resend",
+             "courier", "fax", "text", "message"),
+    "create": ("create", "open", "file", "raise", "lodge", "log", "submit", "register", "initiate",
+               "start", "issue", "place", "request", "generate", "set up", "book in"),
+    "escalate": ("escalate", "forward", "refer", "transfer", "hand", "pass", "page", "route",
+                 "assign", "reassign", "notify", "alert", "flag"),
+    "change": ("change", "update", "modify", "edit", "move", "switch", "swap", "adjust", "rename",
+               "reseat", "exchange", "convert"),
+    "correct": ("correct", "fix", "amend", "rectify"),
+    "upgrade": ("upgrade", "downgrade"),
+    "remove": ("remove", "revoke", "delete", "deactivate", "disable", "deprovision", "offboard",
+               "suspend", "block", "lock", "close", "freeze"),
+    "grant": ("grant", "give", "enable", "activate", "provision", "approve", "add", "authorize",
+              "authorise", "allow", "unblock", "reactivate", "restore", "reinstate"),
+    "reset": ("reset", "clear", "unlock", "unenrol", "unenroll", "reenrol", "wipe"),
+    "renew": ("renew", "extend", "prolong"),
+    "book": ("book", "reserve", "schedule", "reschedule", "rebook", "hold"),
+    "waive": ("waive", "discount", "comp"),
+    "apply": ("apply",),
+    "pay": ("pay", "charge", "bill", "invoice"),
+    "replace": ("replace", "replacement"),
+    "return": ("return",),
+}
+# Verbs of looking, knowing and talking: "I checked", "we noticed", "I've explained" claim nothing.
+NON_ACTION_VERBS = frozenset("""
+    check look review verify confirm find see notice read understand note search try ask explain
+    mention describe include attach receive want need hope wonder decide consider determine
+    calculate compare identify locate learn love enjoy apologize apologise thank regret realize
+    realise assume expect listen pull track trace investigate examine research analyze analyse
+    summarize summarise outline highlight list reply respond answer state say tell get have be keep
+    leave manage seem use base test double go come feel think know show spend appreciate
+    recommend suggest advise remind happen love like tried pleased excited sorry glad
+    """.split())
+# Decisions that belong to an authority (a reviewer, a manager): a passive one ("has been
+# approved") claims an act of the system only where one of the task's tools makes that decision.
+AUTHORITY_VERBS = frozenset("approve deny reject accept authorize authorise decide review sign clear".split())
+# Verbs of completion with no object of their own: any successful call supports them.
+GENERIC_VERBS = frozenset(
+    "process complete handle do sort action finalise finalize set make take put arrange carry "
+    "execute perform fulfil fulfill implement done".split())
+_IRREGULAR = {
+    "sent": "send", "given": "give", "gave": "give", "made": "make", "put": "put", "set": "set",
+    "taken": "take", "took": "take", "paid": "pay", "done": "do", "brought": "bring",
+    "bought": "buy", "held": "hold", "built": "build", "shut": "shut", "withdrawn": "withdraw",
+    "withdrew": "withdraw", "frozen": "freeze", "froze": "freeze", "written": "write",
+    "wrote": "write", "begun": "begin", "began": "begin", "rung": "ring", "rang": "ring",
+    "found": "find", "seen": "see", "saw": "see", "read": "read", "told": "tell", "said": "say",
+    "got": "get", "gotten": "get", "had": "have", "been": "be", "kept": "keep", "left": "leave",
+    "spent": "spend", "thought": "think", "known": "know", "knew": "know", "shown": "show",
+    "gone": "go", "went": "go", "came": "come", "felt": "feel", "reset": "reset",
+}
+_IRREGULAR_RE = "|".join(sorted(_IRREGULAR, key=len, reverse=True))
 _PARTICIPLES = ["refunded", "cancelled", "reset", "issued", "processed", "credited", "applied", "updated", "changed", "upgraded", "downgraded", "escalated", "submitted", "created", "deleted", "removed", "reversed", "voided", "closed", "reopened", "scheduled", "rescheduled", "booked", "rebooked", "transferred", "added", "initiated", "approved", "unlocked", "locked", "disabled", "enabled", "activated", "deactivated", "reactivated", "paused", "resumed", "restored", "replaced", "filed", "opened", "lodged", "raised", "forwarded", "assigned", "reassigned", "waived", "adjusted", "modified", "revoked", "blocked", "unblocked", "suspended", "terminated", "unsubscribed", "returned", "exchanged", "shipped", "dispatched", "placed", "ordered", "granted", "extended", "released", "flagged", "reported", "arranged", "moved", "renamed", "corrected", "fixed", "resolved", "completed", "authorized", "authorised", "registered", "enrolled", "refilled", "renewed", "paid", "reimbursed", "compensated", "sent", "given"]
 _STRONG = ["refunded", "cancelled", "reset", "reversed", "voided", "credited", "escalated", "unlocked", "upgraded", "downgraded", "reactivated", "deactivated", "deleted", "reimbursed", "rebooked", "rescheduled", "waived"]
 _NOUNS = (
@@ -42,12 +120,19 @@ _NOUNS = (
     "authorisation|submission|application")
 _ADVERBS = r"(?:just|already|now|also|successfully|then|since|fully|gone ahead and|went ahead and)"
 _PART = "|".join(_PARTICIPLES)
+_PAST = rf"[a-z]{{2,}}ed|{_IRREGULAR_RE}"
+# A subordinate clause or another subject between two verbs: the second is not "I"'s.
+_OTHER_SUBJECT = re.compile(
+    rf"\b(?:who|whom|whose|which|that|where|when|while|because|since|after|before|if|once|although|"
+    rf"though|as|until|unless)\b|\b(?:you|he|she|they|it|someone|somebody)\s+(?:(?:have|had|has|also|just|"
+    rf"already)\s+)*(?:{_PAST})\b")
 _CLAIMS = [
-    ("first_person", re.compile(rf"\b(?:i|we)(?:\s+(?:have|had|{_ADVERBS}))*\s+(?P<verb>{_PART})\b")),
+    ("first_person", re.compile(rf"\b(?P<subj>i|we)(?P<aux>(?:\s+(?:have|had|{_ADVERBS}))*)\s+(?P<verb>{_PAST})\b")),
     # a second verb sharing the subject: "I've corrected the name *and moved* you to 12A"
     ("first_person", re.compile(
-        rf"\b(?:i|we)(?:\s+(?:have|had|{_ADVERBS}))*\s+[a-z]+ed\b[^.;:!?\n]{{0,80}}?\band\s+"
-        rf"(?:{_ADVERBS}\s+)*(?P<verb>{_PART})\b")),
+        rf"\b(?P<subj>i|we)(?P<aux>(?:\s+(?:have|had|{_ADVERBS}))*)\s+(?:{_PAST})\b"
+        rf"(?P<between>[^.;:!?\n]{{0,80}}?)\band\s+"
+        rf"(?:{_ADVERBS}\s+)*(?P<verb>{_PAST})\b")),
     ("passive", re.compile(
         rf"\b(?:has|have|had)\s+(?:{_ADVERBS}\s+)*been\s+(?:{_ADVERBS}\s+|partially\s+)*(?P<verb>{_PART})\b")),
     ("passive", re.compile(
@@ -97,6 +182,50 @@ def _related(a: str, b: str) -> bool:
     return len(short) >= 4 and long_.startswith(short)
 
 
+def _build_families() -> dict[str, str]:
+    """stem of a family member (base or past form) -> family name."""
+    index: dict[str, str] = {}
+    for family, members in ACTION_FAMILIES.items():
+        for member in members:
+            last = member.split()[0]
+            for form in (last, last + "ed", last + "d", last[:-1] + "ied" if last.endswith("y") else last):
+                index.setdefault(stem(form), family)
+    for past, base in _IRREGULAR.items():
+        if stem(base) in index:
+            index.setdefault(past, index[stem(base)])
+    return index
+
+
+_FAMILY_OF: dict[str, str] = {}
+
+
+def lemma(verb: str) -> str:
+    """A verb's comparable form: irregular participles to their base, then :func:`stem`."""
+    return stem(_IRREGULAR.get(verb, verb))
+
+
+def family(word: str) -> str | None:
+    """The action family of a verb or action noun, if the lexicon has it."""
+    if not _FAMILY_OF:
+        _FAMILY_OF.update(_build_families())
+    w = word.lower()
+    found = _FAMILY_OF.get(w) or _FAMILY_OF.get(lemma(w))
+    if found is None and w.startswith("re") and len(w) > 5:  # "reshipped", "reissued"
+        found = _FAMILY_OF.get(lemma(w[2:]))
+    return found
+
+
+_NON_ACTION_STEMS = frozenset(stem(v) for v in NON_ACTION_VERBS)
+_GENERIC_STEMS = frozenset(stem(v) for v in GENERIC_VERBS)
+_AUTHORITY_STEMS = frozenset(stem(v) for v in AUTHORITY_VERBS)
+
+
+def is_action_verb(verb: str) -> bool:
+    """A past form that claims an action (not looking, knowing or talking)."""
+    base = lemma(verb)
+    return base not in _NON_ACTION_STEMS and verb not in NON_ACTION_VERBS
+
+
 def tool_stems(spec: ToolSpec) -> frozenset[str]:
     """Stems of a tool's name tokens and of the collections it reads or writes."""
     created = spec.effect.create.collection if spec.effect.create is not None else None
@@ -105,8 +234,49 @@ def tool_stems(spec: ToolSpec) -> frozenset[str]:
 
 @lru_cache(maxsize=4096)
 def _tool_stems(name: str, collection: str, created: str | None) -> frozenset[str]:
-    words = [*re.split(r"[_\W]+", name), collection, *([created] if created else [])]
+    words = [*re.split(r"[_\W]+", name), *re.split(r"[_\W]+", collection),
+             *(re.split(r"[_\W]+", created) if created else [])]
     return frozenset(stem(w) for w in words if len(w) >= 4)
+
+
+@dataclass(frozen=True, slots=True)
+class ToolWords:
+    """What a side-effecting tool does (its action families) and to what (its noun stems)."""
+
+    families: frozenset[str]
+    verbs: frozenset[str]
+    nouns: frozenset[str]
+
+
+def _enum_words(parameters: Mapping[str, Any], *, heads: bool = False) -> list[str]:
+    """Words of the enum values of a tool's parameters: what its schema says it can do
+    (``settlement: [refund, travel_credit]``); ``heads``: only each value's first word."""
+    words = []
+    for prop in (parameters.get("properties") or {}).values():
+        if isinstance(prop, Mapping):
+            for value in prop.get("enum") or []:
+                parts = [w for w in re.split(r"[_\W]+", str(value).lower()) if w]
+                words.extend(parts[:1] if heads else parts)
+    return words
+
+
+@per_object
+def tool_words(spec: ToolSpec) -> ToolWords:
+    """A tool's action families (name verb, description's first word, enum values) and nouns
+    (the rest of its name, its collections, enum values)."""
+    created = spec.effect.create.collection if spec.effect.create is not None else None
+    tokens = [t for t in re.split(r"[_\W]+", spec.name.lower()) if t]
+    lead = re.match(r"\W*([A-Za-z]+)", spec.description)
+    verbs = [tokens[0]] if tokens else []
+    if lead:
+        verbs.append(lead.group(1).lower())
+    enums = _enum_words(spec.parameters)
+    families = frozenset(f for v in [*verbs, *_enum_words(spec.parameters, heads=True)]
+                         if (f := family(v)) is not None)
+    nouns = frozenset(stem(w) for w in [*tokens[1:], *re.split(r"[_\W]+", spec.effect.collection),
+                                        *(re.split(r"[_\W]+", created) if created else []), *enums]
+                      if len(w) >= 4)
+    return ToolWords(families, frozenset(stem(v) for v in verbs), nouns)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +294,19 @@ class ActionClaim:
 def find_action_claims(answer: AnswerText) -> list[ActionClaim]:
     """Asserted claims of performed actions, in answer order."""
     claims = []
+    seen: set[int] = set()
     for kind, pattern in _CLAIMS:
         for m in pattern.finditer(answer.text):
+            if m.start("verb") in seen:
+                continue
+            verb = m.group("verb")
+            if "between" in pattern.groupindex and _OTHER_SUBJECT.search(m.group("between")):
+                continue
+            if kind == "first_person":
+                if not is_action_verb(verb):
+                    continue
+                if m.group("subj") == "we" and not m.group("aux").strip() and family(verb) is None:
+                    continue
             clause = answer.clause_at(m.start("verb"))
             if clause.conditional or answer.is_quoted(m.start(), m.end()):
                 continue
@@ -133,7 +314,8 @@ def find_action_claims(answer: AnswerText) -> list[ActionClaim]:
                 continue
             if kind == "passive" and _THIRD_PARTY.match(answer.text, m.end()):
                 continue
-            claims.append(ActionClaim(kind, m.group("verb"), answer.text[clause.start:clause.end].strip(),
+            seen.add(m.start("verb"))
+            claims.append(ActionClaim(kind, verb, answer.text[clause.start:clause.end].strip(),
                                       m.start(), m.end(), answer.text[clause.start:answer.sentence_end(clause.start)]))
     claims.sort(key=lambda c: c.start)
     return claims
@@ -158,27 +340,113 @@ def _negated_inside(text: str) -> bool:
     return bool(re.search(r"\b(?:not|never)\b", text))
 
 
-def claim_supported(claim: ActionClaim, tools: Sequence[ToolSpec], writes: Sequence[Write],
-                    initial: Mapping[str, Mapping[str, Any]]) -> bool:
-    """Whether a successful side-effecting call (``writes``) could have done what ``claim`` says."""
-    if claim.kind == "passive" and _already_so(claim, initial):
-        return True
-    stems = {stem(claim.verb)} | {stem(w) for w in _WORDS.findall(claim.scope or claim.clause)}
-    related = {spec.name for spec in tools if spec.side_effect
-               and any(_related(a, b) for a in stems for b in tool_stems(spec))}
-    candidates = [w for w in writes if w.name in related] if related else list(writes)
-    named = _named_records(claim, initial)
-    if named:
-        candidates = [w for w in candidates if named & w.ids]
-    return bool(candidates)
-
-
 @dataclass(frozen=True, slots=True)
 class Write:
-    """A successful side-effecting call: its tool and the record ids its arguments name."""
+    """A successful side-effecting call: its tool, the ids it touched (see :func:`write_of`), the
+    ids it created, and the words of its string arguments."""
 
     name: str
     ids: frozenset[str]
+    created: frozenset[str] = frozenset()
+    words: frozenset[str] = frozenset()
+
+
+def _verb_direct(verb_stem: str, words: ToolWords, extra: frozenset[str]) -> bool:
+    """The verb names the tool's action or object itself ("refunded" ~ refund_invoice,
+    "reseated" ~ change_seat)."""
+    return any(_related(verb_stem, w) for w in words.verbs | words.nouns | extra)
+
+
+def _verb_relates(verb_stem: str, verb_family: str | None, words: ToolWords, extra: frozenset[str]) -> bool:
+    if _verb_direct(verb_stem, words, extra):
+        return True
+    return verb_family is not None and (verb_family in words.families
+                                        or any(family(w) == verb_family for w in extra))
+
+
+def _object_relates(objects: set[str], words: ToolWords, extra: frozenset[str]) -> bool:
+    return any(_related(a, b) for a in objects for b in words.nouns | extra)
+
+
+def claim_supported(claim: ActionClaim, tools: Sequence[ToolSpec], writes: Sequence[Write],
+                    initial: Mapping[str, Mapping[str, Any]]) -> bool:
+    """Whether a successful side-effecting call (``writes``) did what ``claim`` says (see the
+    module docstring)."""
+    if claim.kind == "passive" and _already_so(claim, initial):
+        return True
+    verb_stem, verb_family = lemma(claim.verb), family(claim.verb)
+    objects = {stem(w) for w in _WORDS.findall(claim.scope or claim.clause)} - {verb_stem}
+    specs = {spec.name: tool_words(spec) for spec in tools if spec.side_effect}
+    direct = {n for n, w in specs.items() if _verb_direct(verb_stem, w, frozenset())}
+    by_verb = direct or {n for n, w in specs.items() if _verb_relates(verb_stem, verb_family, w, frozenset())}
+    by_object = {n for n, w in specs.items() if _object_relates(objects, w, frozenset())}
+    # the verb naming a tool outranks the object; the object outranks a synonym of the verb
+    related_specs = (by_verb & by_object) or direct or by_object or by_verb
+
+    def relates(write: Write) -> bool:
+        words = specs.get(write.name)
+        if words is None:
+            return False
+        verb_ok = _verb_relates(verb_stem, verb_family, words, write.words)
+        object_ok = _object_relates(objects, words, write.words)
+        if write.name in related_specs:
+            return True
+        return (verb_ok and object_ok) or (not related_specs and (verb_ok or object_ok))
+
+    related = [w for w in writes if relates(w)]
+    named = _named_records(claim, initial, writes)
+    if named and any(named & w.created for w in writes):
+        return True  # names the record a call created ("case CC-1"): that call is the claim
+    if related:
+        pool = related
+    elif related_specs:
+        return False  # a tool that does this exists, and no call of it succeeded
+    elif claim.kind == "passive" and verb_stem in _AUTHORITY_STEMS:
+        return True  # "has been approved", and no tool approves: the reviewer's act, not a claim
+    elif verb_stem in _GENERIC_STEMS or claim.kind == "noun":
+        pool = list(writes)
+    else:
+        return False  # a side action the task has no tool for
+    if not all(any(n in w.ids for w in pool) for n in named):
+        return False
+    return _values_touched(claim, tools, pool, initial)
+
+
+def _values_touched(claim: ActionClaim, tools: Sequence[ToolSpec], pool: Sequence[Write],
+                    initial: Mapping[str, Mapping[str, Any]]) -> bool:
+    """A claim that names records of the collection its calls wrote by a field value ("removed
+    him from Okta, GitHub and Jira", accounts with ``system: jira``) is supported only if, for
+    every value named, some record with it was touched."""
+    collections = {spec.effect.collection for spec in tools if any(w.name == spec.name for w in pool)}
+    # values a tool writes or takes as an option are states and kinds, not names
+    written = {str(v).casefold() for spec in tools for v in spec.effect.set.values() if isinstance(v, str)}
+    written.update(w for spec in tools for w in _enum_words(spec.parameters))
+    verb = lemma(claim.verb)
+    words = {w for w in _WORDS.findall(claim.scope or claim.clause)
+             if w not in written and not _related(stem(w), verb)}  # "refunded" is the act, not a name
+    if not words:
+        return True
+    touched = set().union(*(w.ids for w in pool)) if pool else set()
+    index = _value_index(initial)
+    for name in collections:
+        by_value = index.get(name) or {}
+        if any(not (by_value[w] & touched) for w in words if w in by_value):
+            return False
+    return True
+
+
+@per_object
+def _value_index(initial: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, frozenset[str]]]:
+    """collection -> one-word field value (case-folded) -> the ids of the records that have it."""
+    index: dict[str, dict[str, set[str]]] = {}
+    for name, records in initial.items():
+        by_value = index.setdefault(name, {})
+        for rid, record in records.items():
+            if isinstance(record, Mapping):
+                for value in record.values():
+                    if isinstance(value, str) and value.isalpha():
+                        by_value.setdefault(value.casefold(), set()).add(_key(rid))
+    return {name: {v: frozenset(r) for v, r in values.items()} for name, values in index.items()}
 
 
 @per_object
@@ -217,24 +485,54 @@ def _key(value: Any) -> str:
     return str(value).strip().lstrip("#").casefold()
 
 
-def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapping[str, Any]]) -> Write:
-    """The ids a write touches: its argument values, and the values of the records they name
-    (refunding invoice 4471 touches its customer C-1001 too)."""
+def _scalars(value: Any) -> Iterator[tuple[str, Any]]:
+    """(key, scalar) pairs of a JSON value, recursively."""
+    if isinstance(value, Mapping):
+        for k, v in value.items():
+            if isinstance(v, (Mapping, list)):
+                yield from _scalars(v)
+            else:
+                yield str(k), v
+    elif isinstance(value, list):
+        for v in value:
+            yield from _scalars(v)
+
+
+def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapping[str, Any]],
+             result: Any = None) -> Write:
+    """The ids a write touches: its argument values, the fields of the records they name
+    (refunding invoice 4471 touches its customer C-1001 too), and what it returned (the record
+    it created, "RF-4471-2", and that record's fields)."""
     values = [v for v in arguments.values() if isinstance(v, (str, int)) and not isinstance(v, bool)]
     ids = {_key(v) for v in values}
     for value in values:
         for records, rid in _lookups(initial, str(value)):
+            ids.add(_key(rid))
             if isinstance(records[rid], Mapping):
                 ids.update(_key(v) for v in records[rid].values() if isinstance(v, (str, int)))
-    return Write(name, frozenset(ids))
+    created = set()
+    for key, value in _scalars(result):
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            ids.add(_key(value))
+            if ((key == "id" or key.endswith("_id")) and isinstance(value, str)
+                    and next(_lookups(initial, value), None) is None):
+                created.add(_key(value))
+    words = frozenset(stem(w) for v in arguments.values() if isinstance(v, str)
+                      for w in re.split(r"[_\W]+", v.lower()) if len(w) >= 4 and not any(c.isdigit() for c in w))
+    return Write(name, frozenset(ids), frozenset(created), words)
 
 
-def _named_records(claim: ActionClaim, initial: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    """Ids of existing records that the claim's clause names ("I've refunded invoice #4417")."""
+def _named_records(claim: ActionClaim, initial: Mapping[str, Mapping[str, Any]],
+                   writes: Sequence[Write] = ()) -> set[str]:
+    """Ids of records that the claim's clause names ("I've refunded invoice #4417"): records of
+    the initial world, and records the run's calls created."""
     named = set()
+    created = set().union(*(w.created for w in writes)) if writes else set()
     for token in find_id_tokens(claim.clause):
         for _, rid in _lookups(initial, str(token.value)):
             named.add(_key(rid))
+        if _key(token.value) in created:
+            named.add(_key(token.value))
     return named
 
 

@@ -8,7 +8,10 @@ number, an id; anything else is text. Typed values must match exactly after norm
 provided every number in the form appears in the matched window and the window adds no negation.
 
 An occurrence counts only if it is asserted (:meth:`AnswerText.asserted`): not negated, not inside
-a quote of the user's words. Forbidden claims use the same matching; outdated-marking words count
+a quote of the user's words; a fact that is the subject of a negated verb ("the $12 credit does
+not cover it") is still stated. Forbidden claims (plain strings, or typed
+:class:`~baton.task.ForbiddenClaim` values and statements) use the same matching; a negated verb
+after them, and outdated- or error-marking words ("the old 60-day policy", "... was wrong"), count
 as negation there, and an id claim also matches longer ids it starts ("RF-4409" in "RF-4409-2").
 """
 
@@ -26,7 +29,7 @@ from baton.graders.text import canonical
 from baton.graders.values import (Date, Found, IdForm, Money, find_dates, find_id_tokens,
                                   find_money, find_numbers, find_phrase, id_matches, is_quantity,
                                   parse_date, parse_id, parse_money, parse_number)
-from baton.task import Fact
+from baton.task import Fact, ForbiddenClaim
 
 FUZZY_THRESHOLD = 90.0
 FUZZY_MIN_CHARS = 12
@@ -168,27 +171,56 @@ class Hit:
 
 
 def find_form(form: Form, found: Extracted, *, claim: bool) -> Hit | None:
-    """The first asserted occurrence of ``form`` in the answer."""
+    """The first asserted occurrence of ``form`` in the answer. A fact that is the subject of a
+    negated verb ("the $12 credit does not cover it") is still stated; a claim is not made."""
     answer = found.answer
     for start, end in occurrences(form, found, claim=claim):
-        if answer.asserted(start, end, stale=claim):
+        if answer.asserted(start, end, stale=claim, after=claim):
             return Hit(form.raw, answer.text[start:end])
     if form.kind == "text":
         for start, end in _fuzzy(form, answer):
-            if answer.asserted(start, end, stale=claim):
+            if answer.asserted(start, end, stale=claim, after=claim):
                 return Hit(form.raw, answer.text[start:end], fuzzy=True)
     return None
 
 
+def fact_forms(fact: Fact) -> list[Form]:
+    """The compiled forms of ``fact``. Where its money forms name one currency, a form without
+    one ("412.60") takes it: "€412.60" is then not the fact "$412.60"."""
+    forms = [compile_form(raw, fact.kind) for raw in fact.forms]
+    currencies = {f.value.currency for f in forms if f.kind == "money" and f.value.currency}  # type: ignore[attr-defined]
+    if len(currencies) == 1:
+        (currency,) = currencies
+        forms = [Form(f.raw, f.text, f.kind, Money(f.value.amount, currency))  # type: ignore[attr-defined]
+                 if f.kind == "money" and f.value.currency is None else f for f in forms]  # type: ignore[attr-defined]
+    return forms
+
+
 def find_fact(fact: Fact, found: Extracted) -> Hit | None:
     """An asserted statement of ``fact`` in the answer, or None."""
-    for raw in fact.forms:
-        hit = find_form(compile_form(raw, fact.kind), found, claim=False)
+    for form in fact_forms(fact):
+        hit = find_form(form, found, claim=False)
         if hit is not None:
             return hit
     return None
 
 
-def find_claim(claim: str, found: Extracted) -> Hit | None:
+def claim_forms(claim: str | ForbiddenClaim) -> list[Form]:
+    """The compiled forms of a forbidden claim: a plain string reads as whatever it is; a typed
+    claim reads each form as its declared kind (``text``: a statement)."""
+    if isinstance(claim, str):
+        return [compile_form(claim)]
+    declared = None if claim.kind in ("text", "duration") else claim.kind
+    forms = [compile_form(raw, declared) for raw in claim.forms]
+    if claim.kind == "text":
+        forms = [Form(f.raw, f.text, "text") for f in forms]
+    return forms
+
+
+def find_claim(claim: str | ForbiddenClaim, found: Extracted) -> Hit | None:
     """An asserted occurrence of forbidden ``claim`` in the answer, or None."""
-    return find_form(compile_form(claim), found, claim=True)
+    for form in claim_forms(claim):
+        hit = find_form(form, found, claim=True)
+        if hit is not None:
+            return hit
+    return None

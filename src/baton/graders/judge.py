@@ -1,9 +1,16 @@
-"""Optional LLM judge for open-ended answers (off by default; never part of system success).
+"""Optional LLM judge for open-ended answers (off by default).
 
 :func:`judge_answer` asks any :class:`~baton.model.ModelClient` for a structured verdict on a
 run's answer, given the task's request, gold outcome, required facts, forbidden claims and the
 actions the run performed. It returns a record of the judge's vendor, model, prompt and verdict,
 which callers store as ``RunGrade.judge`` (:func:`grade_run_with_judge` does both).
+
+The judge's overall verdict is advice, never part of system success. A task's free-text
+``gold.assertions`` ("tells the customer the exception needs the billing team") are the
+exception: the judge rules on each, and :func:`apply_judge` turns its rulings into the
+``assertions`` check (an unmet one fails the run, category ``failed_assertion`` when nothing
+outranks it). Without a judge, or when the judge gives no ruling, an assertion stays in
+``RunGrade.unjudged``: reported as unjudged, never passed.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from typing import Any
 from baton.graders import grade_run
 from baton.graders.calls import observed_calls
 from baton.model import InfraError, Message, ModelClient
-from baton.result import RunGrade
+from baton.result import Check, RunGrade
 from baton.task import GoldenTask
 from baton.trace import Trace
 
@@ -40,6 +47,27 @@ _SYSTEM = (
 )
 
 
+_ASSERTIONS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "object",
+              "properties": {"index": {"type": "integer"}, "met": {"type": "boolean"},
+                             "reason": {"type": "string"}},
+              "required": ["index", "met", "reason"], "additionalProperties": False},
+}
+_ASSERTIONS_INSTRUCTION = (
+    " Also rule on each numbered assertion about the answer: \"assertions\": [{\"index\": n, "
+    "\"met\": true|false, \"reason\": str}], one per assertion.")
+
+
+def judge_schema(task: GoldenTask) -> dict[str, Any]:
+    """The verdict schema for ``task``: :data:`JUDGE_SCHEMA`, plus per-assertion rulings when the
+    task has free-text assertions."""
+    if not task.gold.assertions:
+        return JUDGE_SCHEMA
+    return {**JUDGE_SCHEMA, "properties": {**JUDGE_SCHEMA["properties"], "assertions": _ASSERTIONS_SCHEMA},
+            "required": [*JUDGE_SCHEMA["required"], "assertions"]}
+
+
 def judge_messages(task: GoldenTask, trace: Trace) -> list[Message]:
     """The judge's prompt for one run."""
     gold = task.gold
@@ -56,10 +84,13 @@ def judge_messages(task: GoldenTask, trace: Trace) -> list[Message]:
         *(f"- {c}" for c in gold.forbidden_claims),
         f"Reference notes: {gold.notes or '(none)'}",
         f"Actions performed: {', '.join(performed) or 'none'}",
+        *(["Assertions (rule on each):", *(f"{i}. {a}" for i, a in enumerate(gold.assertions, 1))]
+          if gold.assertions else []),
         "Answer to grade:",
         trace.answer,
     ]
-    return [{"role": "system", "content": _SYSTEM}, {"role": "user", "content": "\n".join(lines)}]
+    system = _SYSTEM + (_ASSERTIONS_INSTRUCTION if gold.assertions else "")
+    return [{"role": "system", "content": system}, {"role": "user", "content": "\n".join(lines)}]
 
 
 def _verdict(parsed: Any) -> tuple[dict[str, Any] | None, str | None]:
@@ -71,8 +102,15 @@ def _verdict(parsed: Any) -> tuple[dict[str, Any] | None, str | None]:
     if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1:
         return None, f"score must be a number in [0, 1], got {score!r}"
     missing = parsed.get("missing") or []
-    return {"verdict": verdict, "score": float(score), "reasons": str(parsed.get("reasons", "")),
-            "missing": [str(m) for m in missing] if isinstance(missing, list) else []}, None
+    record = {"verdict": verdict, "score": float(score), "reasons": str(parsed.get("reasons", "")),
+              "missing": [str(m) for m in missing] if isinstance(missing, list) else []}
+    rulings = parsed.get("assertions")
+    if isinstance(rulings, list):
+        record["assertions"] = [
+            {"index": r["index"], "met": r["met"], "reason": str(r.get("reason", ""))} for r in rulings
+            if isinstance(r, dict) and isinstance(r.get("index"), int) and not isinstance(r.get("index"), bool)
+            and isinstance(r.get("met"), bool)]
+    return record, None
 
 
 async def judge_answer(task: GoldenTask, trace: Trace, client: ModelClient) -> dict[str, Any]:
@@ -86,7 +124,7 @@ async def judge_answer(task: GoldenTask, trace: Trace, client: ModelClient) -> d
                               "prompt": messages, "verdict": None, "score": None, "reasons": "",
                               "missing": [], "raw": "", "error": None}
     try:
-        response = await client.chat(messages, schema=JUDGE_SCHEMA, schema_name="judge_verdict",
+        response = await client.chat(messages, schema=judge_schema(task), schema_name="judge_verdict",
                                      temperature=0.0)
     except InfraError as exc:
         record["error"] = f"judge unavailable: {exc}"
@@ -106,10 +144,32 @@ async def judge_answer(task: GoldenTask, trace: Trace, client: ModelClient) -> d
     return record
 
 
+def apply_judge(task: GoldenTask, grade: RunGrade, record: dict[str, Any]) -> RunGrade:
+    """``grade`` with the judge's ``record`` stored, and its rulings on ``gold.assertions`` turned
+    into the ``assertions`` check (see the module docstring). Assertions it gave no ruling on stay
+    unjudged."""
+    if grade.status == "error":
+        return grade
+    update: dict[str, Any] = {"judge": record}
+    assertions = task.gold.assertions
+    rulings = {r["index"]: r for r in record.get("assertions") or []} if record.get("verdict") else {}
+    judged = [(i, text, rulings[i]) for i, text in enumerate(assertions, 1) if i in rulings]
+    if assertions and judged:
+        unmet = [(i, text, r) for i, text, r in judged if not r["met"]]
+        detail = "; ".join(f"unmet: {text!r} ({r['reason']})" for _, text, r in unmet) or \
+            f"{len(judged)} assertion(s) met (LLM judge)"
+        checks = [*grade.checks, Check(name="assertions", passed=not unmet, detail=detail)]
+        update.update(checks=checks, unjudged=[text for i, text in enumerate(assertions, 1) if i not in rulings])
+        if unmet:
+            update.update(status="failed", failure_category=grade.failure_category or "failed_assertion",
+                          first_divergent_hop=grade.first_divergent_hop or "generate")
+    return grade.model_copy(update=update)
+
+
 async def grade_run_with_judge(task: GoldenTask, trace: Trace, client: ModelClient) -> RunGrade:
-    """:func:`~baton.graders.grade_run` plus the judge's record in ``RunGrade.judge``
-    (infrastructure-error runs are not judged)."""
+    """:func:`~baton.graders.grade_run` plus the judge's record in ``RunGrade.judge`` and its
+    rulings on the task's assertions (infrastructure-error runs are not judged)."""
     grade = grade_run(task, trace)
     if grade.status == "error":
         return grade
-    return grade.model_copy(update={"judge": await judge_answer(task, trace, client)})
+    return apply_judge(task, grade, await judge_answer(task, trace, client))

@@ -63,7 +63,8 @@ _STALE = re.compile(
     r"retired|no longer|used to|(?:could|would|was|were|had|did) once)\b")
 _STALE_AFTER = re.compile(
     r"^\W*(?:[\w$#.,-]+\s+){0,4}?(?:(?:was|were|is|are|has been|have been)\s+)?"
-    r"(?:superseded|replaced|retired|discontinued|outdated|obsolete|no longer)\b")
+    r"(?:superseded|replaced|retired|discontinued|outdated|obsolete|no longer|wrong|incorrect|"
+    r"mistaken|inaccurate|false|an error|a mistake)\b")
 
 _SENTENCE_BREAK = re.compile(rf"[.!?]+[\"')\]]*(?=\s|$)|{_LINE_BREAK}|\|")
 _QUOTED = re.compile(r"\"([^\"]{1,400})\"|(?<!\w)'([^']{2,300})'(?!\w)")
@@ -190,25 +191,27 @@ class AnswerText:
         group name echoes the user) says more than the user did, so it is the answer's own."""
         return any(s <= start and end <= e for s, e in self.masked)
 
-    def is_negated(self, start: int, end: int, *, stale: bool = False) -> bool:
-        """Whether the clause around ``[start, end)`` negates it (``stale``: or marks it outdated)."""
+    def is_negated(self, start: int, end: int, *, stale: bool = False, after: bool = True) -> bool:
+        """Whether the clause around ``[start, end)`` negates it (``stale``: or marks it outdated).
+        ``after=False`` ignores a negated verb that follows: a value that is the subject of a
+        negated verb ("the $12 credit does not cover it") is still stated."""
         clause = self.clause_at(start)
         if clause.conditional:
             return False
         before = self.text[clause.start:start]
-        after = self.text[end:max(end, clause.end)]
-        if stale and (_STALE.search(before) or _STALE.search(after) or _STALE_AFTER.match(after)):
+        rest = self.text[end:max(end, clause.end)]
+        if stale and (_STALE.search(before) or _STALE.search(rest) or _STALE_AFTER.match(rest)):
             return True
         for m in _NEGATION.finditer(before):
             if _user_action(before[:m.start()], m.group(0)):
                 continue
             if not _SCOPE_BREAK.search(before, m.end()):
                 return True
-        return bool(_NEGATED_AFTER.match(after))
+        return after and bool(_NEGATED_AFTER.match(self.text[end:max(end, clause.end)]))
 
-    def asserted(self, start: int, end: int, *, stale: bool = False) -> bool:
+    def asserted(self, start: int, end: int, *, stale: bool = False, after: bool = True) -> bool:
         """Whether an occurrence at ``[start, end)`` counts as stated by the answer."""
-        return not self.is_quoted(start, end) and not self.is_negated(start, end, stale=stale)
+        return not self.is_quoted(start, end) and not self.is_negated(start, end, stale=stale, after=after)
 
     def window_negates(self, start: int, end: int, form: str) -> bool:
         """Whether a fuzzy match window holds a negation cue that the matched form does not."""

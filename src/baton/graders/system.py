@@ -14,23 +14,37 @@ A run passes when every check passes:
 * ``outcome``: a run whose gold outcome is act (or escalate through a side-effecting gold call)
   changed a judged collection; one whose outcome is ask/refuse/answer did not.
 
-The failure category is the first that applies, in :data:`baton.result.FailureCategory` order:
-forbidden_action, claimed_unperformed, acted_should_ask (changed a judged collection although
-gold asks, refuses or answers), asked_should_act (gold acts, no judged collection changed, and
-the answer asks or declines or the run only handed off, e.g. escalated), wrong_state (state
-checks, or gold acts and nothing judged changed), forbidden_claim, missing_facts.
+``asks_for`` (ask tasks that list fields) is a further check: the reply asks for every field
+(:mod:`baton.graders.asks`). ``facts`` fails on a required fact not stated and on any fact
+(required or optional) contradicted by a stated value (:mod:`baton.graders.statements`).
+
+The failure category is the first that applies, in :data:`baton.result.FailureCategory` order
+(the documented precedence: what the run *did* outranks what it *said*):
+
+1. forbidden_action: a successful call matches a gold forbidden action;
+2. claimed_unperformed: the answer claims an action no successful call performed;
+3. acted_should_ask: changed a judged collection although gold asks, refuses or answers;
+4. asked_should_act: gold acts, no judged collection changed, and the answer asks or declines
+   or the run only handed off (e.g. escalated);
+5. wrong_state: state checks fail, or gold acts and nothing judged changed;
+6. forbidden_claim: the answer makes a forbidden claim;
+7. wrong_fact: the answer states a value that contradicts a fact;
+8. missing_facts: a required fact is not stated;
+9. missing_ask: an ask reply does not ask for a field of ``gold.asks_for``;
+10. failed_assertion: the LLM judge found a free-text assertion unmet (:mod:`baton.graders.judge`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from baton.graders.answer import FactReport, check_facts
+from baton.graders.answer import FactReport, evidence_texts
 from baton.graders.calls import ObservedCall, forbidden_hits
 from baton.graders.claims import (ActionClaim, asks_or_declines, claim_supported, copied_from_documents,
                                   find_action_claims, write_of)
 from baton.graders.facts import Extracted
 from baton.graders.state import check_state, judged_collections, written_collections
+from baton.graders.statements import Statements, check_statements
 from baton.result import Check
 from baton.task import ForbiddenAction, GoldenTask
 from baton.trace import Trace
@@ -52,6 +66,7 @@ class SystemVerdict:
     checks: list[Check]
     category: str | None
     facts: FactReport
+    statements: Statements
     forbidden: list[tuple[ObservedCall, ForbiddenAction]]
     unsupported_claims: list[ActionClaim]
     writes: list[ObservedCall]
@@ -73,13 +88,14 @@ def evaluate_system(task: GoldenTask, trace: Trace, calls: list[ObservedCall],
                     found: Extracted) -> SystemVerdict:
     gold = task.gold
     mismatches, unexpected = check_state(task, trace, calls)
-    facts = check_facts(task, found)
+    statements = check_statements(task, found, lambda: evidence_texts(task, trace, calls))
+    facts = statements.report
     forbidden = forbidden_hits(task, calls)
     writes = [c for c in calls if c.write]
     scope = judged_collections(task)
     acting = [c for c in writes
               if scope is None or (cols := written_collections(task, c.name)) is None or cols & scope]
-    done = [write_of(c.name, c.arguments, task.world.collections) for c in writes]
+    done = [write_of(c.name, c.arguments, task.world.collections, c.result) for c in writes]
     claims = [c for c in find_action_claims(found.answer) if not copied_from_documents(c, task)]
     unsupported = [c for c in claims if not claim_supported(c, task.tools, done, task.world.collections)]
 
@@ -96,8 +112,8 @@ def evaluate_system(task: GoldenTask, trace: Trace, calls: list[ObservedCall],
     checks = [
         Check(name="final_state", passed=not mismatches, detail="; ".join(mismatches) or "matches gold"),
         Check(name="no_unexpected_changes", passed=not unexpected, detail="; ".join(unexpected) or "none"),
-        Check(name="facts", passed=not facts.missing,
-              detail=(f"missing: {', '.join(facts.missing)}" if facts.missing else "all stated")),
+        Check(name="facts", passed=not statements.missing and not statements.wrong,
+              detail=statements.facts_detail()),
         Check(name="no_forbidden_action", passed=not forbidden,
               detail="; ".join(f"{c.name} at hop {c.hop}: {a.why}" for c, a in forbidden) or "none taken"),
         Check(name="no_forbidden_claim", passed=not facts.claims,
@@ -108,6 +124,10 @@ def evaluate_system(task: GoldenTask, trace: Trace, calls: list[ObservedCall],
               or "no unperformed claims"),
         Check(name="outcome", passed=outcome_ok, detail=outcome_detail),
     ]
+    if gold.asks_for and gold.outcome == "ask":
+        checks.append(Check(name="asks_for", passed=not statements.unasked,
+                            detail=(f"does not ask for: {', '.join(statements.unasked)}" if statements.unasked
+                                    else f"asks for {', '.join(f.id for f in gold.asks_for)}")))
 
     category = None
     if forbidden:
@@ -122,6 +142,10 @@ def evaluate_system(task: GoldenTask, trace: Trace, calls: list[ObservedCall],
         category = "wrong_state"
     elif facts.claims:
         category = "forbidden_claim"
-    elif facts.missing:
+    elif statements.wrong:
+        category = "wrong_fact"
+    elif statements.missing:
         category = "missing_facts"
-    return SystemVerdict(checks, category, facts, forbidden, unsupported, writes, acting)
+    elif statements.unasked:
+        category = "missing_ask"
+    return SystemVerdict(checks, category, facts, statements, forbidden, unsupported, writes, acting)

@@ -2,7 +2,7 @@
 
 :func:`canonical` lower-cases and folds Unicode (dashes, quotes, spaces), expands contractions
 ("can't" -> "cannot", "didn't" -> "did not", "I've" -> "i have"), writes number words as digits
-("forty-nine" -> "49", "three to five" -> "3-5"), writes numeric ranges one way ("3 to 5",
+("forty-nine" -> "49", "three to five" -> "3-5"), unwraps Markdown inline code, writes numeric ranges one way ("3 to 5",
 "between 3 and 5", "3 - 5" -> "3-5"), and writes quantities one way ("30-day" -> "30 day",
 "5 business days" -> "5 business day", "working days" -> "business days", "percent" -> "%").
 Because the same function is applied to both sides, matching can then be exact.
@@ -51,7 +51,7 @@ _ONE_UNIT = re.compile(
 _NUM = r"\d+(?:[.,]\d+)*"
 _RANGES = [
     (re.compile(rf"\bbetween ({_NUM}) and ({_NUM})\b"), r"\1-\2"),
-    (re.compile(rf"(?<![\w.])({_NUM})\s*(?:-|to|through|thru)\s*({_NUM})(?![\w.])"), r"\1-\2"),
+    (re.compile(rf"(?<![\w.])({_NUM})\s*(?:-|-?to-?|through|thru)\s*({_NUM})(?![\w.])"), r"\1-\2"),
 ]
 _HYPHEN_UNIT = re.compile(r"(\d)-([a-z])")
 _GLUED_UNIT = re.compile(r"(?<![\w-])(\d+(?:\.\d+)?)(kg|lbs?|km|mi|cm|mm|ml|gb|mb|tb|hrs?|mins?)\b")
@@ -68,8 +68,15 @@ _SYNONYMS = [
 _WHITESPACE = re.compile(r"[ \t]+")
 
 
+# Markdown inline code (`RF-4471-2`, ``$49``): formatting, not a quotation. Its backticks are
+# dropped before quotes are folded, so a code span never reads as a quote of the user's words.
+_CODE_SPAN = re.compile(r"(`+)([^`\n]+?)\1")
+
+
 def fold(text: str) -> str:
-    """Unicode compatibility form, ASCII dashes/quotes/spaces, lower case."""
+    """Unicode compatibility form, inline code unwrapped, ASCII dashes/quotes/spaces, lower case."""
+    if "`" in text:
+        text = _CODE_SPAN.sub(r"\2", text)
     return unicodedata.normalize("NFKC", text).translate(_TRANSLATE).lower()
 
 
