@@ -41,6 +41,7 @@ stub_vendor = import_stub_vendor()
 @pytest.mark.parametrize("table, field", [
     (f'api_key_env = "{KEY}"', "api_key_env"),
     (f'api_key_env = "{ODD_KEY}"', "api_key_env"),
+    ('api_key_env = "Zx81hQ0aV3mB2nC4dE5fG6hJ7kL8"', "api_key_env"),  # a key that is a valid identifier
     (f'api_key = "{ODD_KEY}"', "api_key"),
     (f'base_url = "https://api.example.com/v1?api_key={ODD_KEY}"', "base_url"),
     (f'base_url = "https://user:{ODD_KEY}@api.example.com/v1"', "base_url"),
@@ -53,7 +54,7 @@ def test_a_key_in_the_profile_is_refused_without_echoing_it(tmp_path: Path, caps
     message = str(err.value)
     assert f"{path}: vendor profile 'mine': {field}:" in message
     assert "environment variable" in message and "api_key_env" in message
-    assert KEY not in message and ODD_KEY not in message and "7f3e9a1c" not in message
+    assert KEY not in message and ODD_KEY not in message and "7f3e9a1c" not in message and "hQ0aV3" not in message
     assert main(["vendors", "list", "--vendors-file", str(path)]) == 2
     captured = capsys.readouterr()
     assert ODD_KEY not in captured.err + captured.out and KEY not in captured.err + captured.out
