@@ -3,8 +3,10 @@
 ``StubVendor`` answers ``GET /v1/models`` and ``POST /v1/chat/completions``: with a fixed or
 computed reply, with an HTTP error, or by forwarding to an upstream endpoint (the simulated
 vendor). ``admit=N`` lets the first N chat requests through and holds every later one until
-``release`` is set; ``blocked`` is set when the first request is held. So a test can stop a run
-after exactly N model calls, deterministically, however loaded the machine is.
+``release`` is set; ``blocked`` is set when the first request is held and :meth:`wait_held`
+waits until a number of requests are held at once (every lane of a run stuck at the gate: the
+run cannot make progress). So a test can stop a run after exactly N model calls,
+deterministically, however loaded the machine is.
 
 Test modules import it by path (the tests folder is not a package; see ``import_stub_vendor``
 in them).
@@ -56,7 +58,8 @@ class StubVendor:
         self.authorization: list[str | None] = []
         self.blocked = threading.Event()
         self.release = threading.Event()
-        self._lock = threading.Lock()
+        self.held = 0
+        self._lock = threading.Condition()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
         self._client = httpx.Client(timeout=60) if upstream else None
@@ -66,13 +69,36 @@ class StubVendor:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
+    def hold_after(self, admitted: int) -> None:
+        """From now on, let ``admitted`` more chat requests through and hold the rest."""
+        with self._lock:
+            self.requests, self.admit = 0, admitted
+            self.blocked.clear()
+            self.release.clear()
+
+    def open(self) -> None:
+        """Let every request through, the held ones included."""
+        with self._lock:
+            self.admit = None
+            self.release.set()
+
+    def wait_held(self, count: int, timeout: float = 120) -> bool:
+        """Wait until ``count`` requests are held at once (False if that never happens)."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self.held >= count, timeout)
+
     def _admit(self) -> None:
         with self._lock:
             self.requests += 1
             held = self.admit is not None and self.requests > self.admit
+            if held:
+                self.held += 1
+                self._lock.notify_all()
         if held:
             self.blocked.set()
             self.release.wait()
+            with self._lock:
+                self.held -= 1
 
     def _chat(self, raw: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         self._admit()

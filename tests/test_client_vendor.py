@@ -98,10 +98,10 @@ async def test_infra_error_after_retries(server: SimServer) -> None:
 
 async def test_timeouts_become_infra_errors(server: SimServer) -> None:
     client = VendorClient(make(server, "stalling", retries=1, timeout_s=0.2), backoff_s=0.001)
-    started = time.perf_counter()
-    with pytest.raises(InfraError, match="timed out"):
+    # The server stalls longer than the timeout on every attempt: a "timed out" error after both
+    # attempts shows the timeout was honoured (no wall-clock bound, which a loaded machine breaks).
+    with pytest.raises(InfraError, match=r"2 attempt\(s\): request timed out"):
         await client.chat(ASK)
-    assert time.perf_counter() - started < 0.9
 
 
 class DictCache:

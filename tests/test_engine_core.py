@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from baton.engine import Matrix, RunSummary, run_matrix, run_matrix_sync
 from baton.errors import BatonError
 from baton.fixtures import load_tasks
 from baton.matrix import derive_seed
+from baton.progress import NullProgress
 from baton.result import RunGrade
 from baton.store import iter_results
 from baton.systems import BUILTIN_SYSTEMS, SystemConfig
@@ -34,15 +34,19 @@ def profiles(**limits: int) -> dict[str, VendorProfile]:
 
 
 class FakeRunner:
-    """Records concurrency; sleeps ``delays[vendor]`` seconds per run."""
+    """Records concurrency and the order runs finish in. No clock: a vendor's runs wait on
+    ``gates[vendor]`` (an event the test sets) when it has one, and every run after the first
+    ``hold_after`` runs waits forever (until cancelled), so a test can stop a run after exactly N."""
 
-    def __init__(self, delays: dict[str, float] | None = None, fail_on: set[str] | None = None) -> None:
-        self.delays = delays or {}
+    def __init__(self, gates: dict[str, asyncio.Event] | None = None, fail_on: set[str] | None = None,
+                 hold_after: int | None = None) -> None:
+        self.gates = gates or {}
         self.fail_on = fail_on or set()
+        self.hold_after = hold_after
         self.active: Counter[str] = Counter()
         self.peak: Counter[str] = Counter()
         self.peak_total = 0
-        self.finished_at: dict[str, list[float]] = {}
+        self.finished: list[str] = []
         self.calls = 0
 
     async def __call__(self, task, system, vendor, *, clients, trial, seed, mode) -> Trace:
@@ -51,12 +55,16 @@ class FakeRunner:
         self.peak[vendor] = max(self.peak[vendor], self.active[vendor])
         self.peak_total = max(self.peak_total, sum(self.active.values()))
         try:
-            await asyncio.sleep(self.delays.get(vendor, 0.0))
+            if self.hold_after is not None and self.calls > self.hold_after:
+                await asyncio.Event().wait()  # held until cancelled
+            if vendor in self.gates:
+                await self.gates[vendor].wait()
+            await asyncio.sleep(0)  # one event-loop turn, as a real call has
         finally:
             self.active[vendor] -= 1
         if task.id in self.fail_on:
             raise RuntimeError(f"boom on {task.id}")
-        self.finished_at.setdefault(vendor, []).append(time.monotonic())
+        self.finished.append(vendor)
         return Trace(task_id=task.id, task_version=task.version, system=system.name,
                      architecture=system.architecture, vendors={"answerer": vendor}, simulated=True,
                      trial=trial, seed=seed, mode=mode, answer=f"answer {seed}",
@@ -99,27 +107,55 @@ async def test_seeds_are_deterministic_and_distinct():
     assert derive_seed(1, "a/b", "naive", "v", 0) != derive_seed(2, "a/b", "naive", "v", 0)
 
 
+class FullPool(FakeRunner):
+    """Holds every run until ``size`` runs are in flight at once, then lets all go."""
+
+    def __init__(self, size: int) -> None:
+        self.full = asyncio.Event()
+        super().__init__(gates={"v1": self.full, "v2": self.full})
+        self.size = size
+
+    async def __call__(self, task, system, vendor, **kw) -> Trace:
+        if sum(self.active.values()) + 1 >= self.size:
+            self.full.set()
+        return await super().__call__(task, system, vendor, **kw)
+
+
 async def test_global_and_per_vendor_limits_hold(tasks, tmp_path):
     m = matrix(tasks, vendors=("v1", "v2"), trials=3)
-    runner = FakeRunner(delays={"v1": 0.005, "v2": 0.005})
-    await run_matrix(m, profiles=profiles(v1=2, v2=10), run_dir=tmp_path / "run", concurrency=6,
-                     runner=runner, grader=fake_grader, clients=object())
+    runner = FullPool(size=6)
+    await asyncio.wait_for(run_matrix(m, profiles=profiles(v1=2, v2=10), run_dir=tmp_path / "run", concurrency=6,
+                                      runner=runner, grader=fake_grader, clients=object()), timeout=120)
     assert runner.peak["v1"] == 2
     assert runner.peak_total == 6
     assert runner.calls == len(m)
 
 
+class StalledVendor(FakeRunner):
+    """The "slow" vendor's runs hang until every "fast" run has finished: if the fast vendor
+    queued behind the slow one, the run could never finish."""
+
+    def __init__(self, fast_runs: int) -> None:
+        self.slow_gate = asyncio.Event()
+        super().__init__(gates={"slow": self.slow_gate})
+        self.fast_runs = fast_runs
+
+    async def __call__(self, task, system, vendor, **kw) -> Trace:
+        trace = await super().__call__(task, system, vendor, **kw)
+        if self.finished.count("fast") == self.fast_runs:
+            self.slow_gate.set()
+        return trace
+
+
 async def test_slow_vendor_does_not_stall_the_others(tasks, tmp_path):
     m = matrix(tasks, vendors=("slow", "fast"), trials=2, systems=("naive",))
-    runner = FakeRunner(delays={"slow": 0.05, "fast": 0.001})
-    start = time.monotonic()
-    await run_matrix(m, profiles=profiles(slow=2, fast=8), run_dir=tmp_path / "run", concurrency=8,
-                     runner=runner, grader=fake_grader, clients=object())
-    fast_done = max(runner.finished_at["fast"]) - start
-    slow_done = max(runner.finished_at["slow"]) - start
-    # the slow runs, 2 at a time, take >= 0.05 s * runs / 2; the fast vendor's must not queue behind them.
-    assert slow_done >= 0.05 * len(tasks) * 2 / 2 * 0.9
-    assert fast_done < 0.25, (fast_done, slow_done)
+    fast_runs = len(tasks) * 2
+    runner = StalledVendor(fast_runs)
+    await asyncio.wait_for(run_matrix(m, profiles=profiles(slow=2, fast=8), run_dir=tmp_path / "run",
+                                      concurrency=8, runner=runner, grader=fake_grader, clients=object()),
+                           timeout=120)  # a deadlock guard, never reached when the scheduler is right
+    assert runner.finished[:fast_runs] == ["fast"] * fast_runs  # every fast run finished while slow ones hung
+    assert runner.peak["slow"] == 2 and len(runner.finished) == len(m)
 
 
 async def test_concurrency_is_bounded_on_a_large_matrix(tasks, tmp_path):
@@ -170,20 +206,33 @@ async def test_resume_completes_only_what_is_missing(tasks, tmp_path):
     assert idle.calls == 0 and summary.resumed == len(m) and summary.completed == 0
 
 
+class StoredCount(NullProgress):
+    """Sets ``reached`` once ``target`` results are durably stored."""
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.reached = asyncio.Event()
+
+    def update(self, tally) -> None:
+        if tally.done >= self.target:
+            self.reached.set()
+
+
 async def test_cancel_keeps_every_finished_result(tasks, tmp_path):
-    m = matrix(tasks, trials=20, systems=("naive",))  # 20 runs per task at 10 ms, 4 at a time
-    runner = FakeRunner(delays={"v1": 0.01})
+    m = matrix(tasks, trials=20, systems=("naive",))  # 20 runs per task, 4 at a time
+    runner = FakeRunner(hold_after=10)  # 10 runs finish, every later one hangs: the matrix cannot finish
+    stored_ten = StoredCount(10)
     seen: list[RunSummary] = []
     run = asyncio.create_task(run_matrix(m, profiles=profiles(v1=4), run_dir=tmp_path / "run", concurrency=4,
                                          runner=runner, grader=fake_grader, clients=object(),
-                                         on_summary=seen.append))
-    await asyncio.sleep(0.15)
+                                         on_summary=seen.append, progress=stored_ten))
+    await asyncio.wait_for(stored_ten.reached.wait(), timeout=120)
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run
     assert seen and seen[-1].cancelled
     stored = list(iter_results(tmp_path / "run"))
-    assert 0 < len(stored) < len(m)
+    assert len(stored) == 10 < len(m)
     assert len(stored) == seen[-1].completed  # every acknowledged run is on disk, nothing else
     assert runner.calls - len(stored) <= 4  # only the runs in flight were lost
     rest = FakeRunner()

@@ -11,6 +11,7 @@ import pytest
 
 from baton.engine import Matrix, run_matrix
 from baton.fixtures import load_tasks
+from baton.progress import NullProgress
 from baton.store import iter_results
 from baton.systems import BUILTIN_SYSTEMS
 from baton.vendor_config import builtin_profiles
@@ -57,15 +58,26 @@ async def test_worker_grading_matches_inline_grading(tasks, tmp_path, monkeypatc
     assert started == (["fork"] if fork else [])
 
 
+class FirstStored(NullProgress):
+    """Sets ``reached`` when the first results are durably stored (an event, not a clock)."""
+
+    def __init__(self) -> None:
+        self.reached = asyncio.Event()
+
+    def update(self, tally) -> None:
+        if tally.done:
+            self.reached.set()
+
+
 async def test_cancel_with_worker_grading_keeps_what_finished(tasks, tmp_path):
     profiles = builtin_profiles()
     matrix = Matrix(tasks=tasks, systems=[BUILTIN_SYSTEMS["naive"]], vendors=["sim-frontier"], trials=20, seed=1)
     seen = []
+    first_stored = FirstStored()
     run = asyncio.create_task(run_matrix(matrix, profiles=profiles, run_dir=tmp_path / "run", concurrency=4,
-                                         use_cache=False, grade_worker=True, on_summary=seen.append))
-    while not (tmp_path / "run" / "results.jsonl").exists() or \
-            (tmp_path / "run" / "results.jsonl").stat().st_size == 0:
-        await asyncio.sleep(0.02)
+                                         use_cache=False, grade_worker=True, on_summary=seen.append,
+                                         progress=first_stored))
+    await asyncio.wait_for(first_stored.reached.wait(), timeout=120)  # 120 runs cannot finish in one loop turn
     run.cancel()
     with pytest.raises(asyncio.CancelledError):
         await run

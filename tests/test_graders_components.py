@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -241,15 +240,14 @@ def test_trace_of_another_task_is_refused(task: GoldenTask) -> None:
         grade_run(task, trace)
 
 
-def test_grading_is_fast(task: GoldenTask) -> None:
+def test_grading_is_pure_over_many_runs(task: GoldenTask) -> None:
+    # Speed is measured in bench/ (a timed assertion here would fail on a loaded machine).
     traces = [make_trace(task), make_trace(task, calls=[], answer="Which invoice?"),
               make_trace(task, before=[route("billing_refund"), retrieve("refund-policy-2026")],
                          after=[draft(GOOD), verify("pass")])]
-    start = time.perf_counter()
+    first = [grade_run(task, trace) for trace in traces]
     for _ in range(100):
-        for trace in traces:
-            grade_run(task, trace)
-    assert (time.perf_counter() - start) / 300 < 0.02   # well under 20 ms a run (about 1 ms here)
+        assert [grade_run(task, trace) for trace in traces] == first
 
 
 # --------------------------------------------------------------------------- LLM judge

@@ -1,8 +1,14 @@
 """``baton run`` end to end in a subprocess: real fixtures, runners, graders and the simulated vendor
-over loopback HTTP. SIGKILL mid-run then ``--resume`` gives the uninterrupted result set."""
+over loopback HTTP. SIGKILL mid-run then ``--resume`` gives the uninterrupted result set.
+
+No test races the clock: the interrupted runs reach the simulated vendor through a gate
+(tests/stub_vendor.py) that lets a fixed number of model calls through and holds the rest, and
+the signal is sent once every lane of the run is held there — so the run can neither finish
+before the signal nor depend on how fast the machine is."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -10,7 +16,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -38,6 +46,21 @@ concurrency = 2
 """
 
 pytestmark = pytest.mark.e2e
+CONCURRENCY = 2  # [tool.baton.run] concurrency above: the runs in flight at once
+
+
+def import_stub_vendor() -> ModuleType:
+    if "stub_vendor" in sys.modules:
+        return sys.modules["stub_vendor"]
+    spec = importlib.util.spec_from_file_location("stub_vendor", Path(__file__).with_name("stub_vendor.py"))
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["stub_vendor"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+stub_vendor = import_stub_vendor()
 
 
 @pytest.fixture
@@ -45,6 +68,31 @@ def project(tmp_path: Path) -> Path:
     shutil.copytree(REPO / "fixtures" / "billing", tmp_path / "fixtures" / "billing")
     (tmp_path / "pyproject.toml").write_text(PYPROJECT)
     return tmp_path
+
+
+@pytest.fixture
+def gate(project: Path) -> Iterator[object]:
+    """The simulated vendor (sim-slow's knobs) served here, behind a gate the project's profile
+    points at."""
+    from baton.sim.server import SimServer
+    from baton.vendor_config import load_profiles
+
+    profile = load_profiles(project)["sim-slow"]
+    with SimServer.from_profiles({"sim-slow": profile}) as sim, stub_vendor.StubVendor(upstream=sim.base_url) as gate:
+        (project / "pyproject.toml").write_text(
+            PYPROJECT.replace('kind = "sim"\n', f'kind = "sim"\nbase_url = "{gate.base_url}"\n', 1))
+        yield gate
+
+
+def stop_when_held(gate, proc: subprocess.Popen[str], run_dir: Path) -> None:
+    """Wait (on the gate's count, not a clock) until every lane of the run is held at the gate,
+    then until at least one finished run is stored."""
+    assert gate.wait_held(CONCURRENCY), proc.poll()
+    deadline = time.monotonic() + 120  # a hang detector only: the results are due at once
+    while not lines(run_dir):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no result stored although the run is held"
+        time.sleep(0.01)  # paces the wait on a count; nothing depends on how long it takes
 
 
 def baton(project: Path, *args: str) -> subprocess.Popen[str]:
@@ -72,14 +120,6 @@ def lines(run_dir: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True) if path.exists() else []
 
 
-def wait_for_results(run_dir: Path, proc: subprocess.Popen[str], at_least: int) -> None:
-    deadline = time.monotonic() + 60
-    while len(lines(run_dir)) < at_least:
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-
-
 def outcomes(run_dir: Path) -> dict[str, tuple]:
     """key -> what a run produced (status, answer, final state, grade checks), latency left out."""
     out: dict[str, tuple] = {}
@@ -94,7 +134,7 @@ def outcomes(run_dir: Path) -> dict[str, tuple]:
     return out
 
 
-def test_sigkill_then_resume_equals_an_uninterrupted_run(project: Path):
+def test_sigkill_then_resume_equals_an_uninterrupted_run(project: Path, gate):
     total = 6 * 2 * 4  # billing tasks x systems x trials
     reference = project / "reference"
     code, out, err = finish(baton(project, "--out", str(reference), "--no-cache"))
@@ -102,12 +142,16 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(project: Path):
     assert f"{total}/{total} runs" in out and str(reference) in out
     expected = outcomes(reference)
     assert len(expected) == total
+    calls = gate.requests
+    assert calls >= total
 
     run_dir = project / "killed"
+    gate.hold_after(calls // 4)  # about a quarter of the model calls, then the gate holds
     proc = baton(project, "--out", str(run_dir), "--no-cache")
-    wait_for_results(run_dir, proc, at_least=6)
+    stop_when_held(gate, proc, run_dir)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
+    proc.wait(60)
+    gate.open()
     kept = len(lines(run_dir))
     assert 0 < kept < total
     # A half-written record, as a kill during a write leaves it.
@@ -125,12 +169,14 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(project: Path):
     assert "trials: 4 -> 5" in err and "Traceback" not in err
 
 
-def test_ctrl_c_keeps_finished_results_and_resume_completes(project: Path):
+def test_ctrl_c_keeps_finished_results_and_resume_completes(project: Path, gate):
     run_dir = project / "interrupted"
+    gate.hold_after(24)  # 48 runs need at least 48 calls: the run cannot finish before the signal
     proc = baton(project, "--out", str(run_dir))
-    wait_for_results(run_dir, proc, at_least=4)
+    stop_when_held(gate, proc, run_dir)
     proc.send_signal(signal.SIGINT)
     code, out, err = finish(proc)
+    gate.open()
     assert code == 130, err
     assert "interrupted" in out and f"baton run --resume {run_dir}" in err
     stored = outcomes(run_dir)

@@ -429,10 +429,14 @@ def _tool_use_problems(domain: _Domain, uses: _ToolUses) -> list[Problem]:
     """Unknown tools used by several task files (or by a domain without tools) are one problem of
     ``domain.yaml`` — the tools were dropped or renamed there; a tool only one file names is that
     file's typo."""
+    if uses and not domain.spec.tools:
+        files = list(dict.fromkeys(p.file for found in uses.values() for p in found))
+        return [Problem(domain.file, "tools", f"the domain declares no tools, but {len(files)} task "
+                        f"file{'s' * (len(files) != 1)} use {', '.join(sorted(uses))}; declare them under tools")]
     problems = []
     for name, found in uses.items():
         files = list(dict.fromkeys(p.file for p in found))
-        if len(files) >= 2 or not domain.spec.tools:
+        if len(files) >= 2:
             shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
             problems.append(Problem(domain.file, "tools", f"no tool named '{name}', but {len(files)} task "
                                     f"file{'s' * (len(files) != 1)} use{'s' * (len(files) == 1)} it ({shown}); "

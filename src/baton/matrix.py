@@ -452,6 +452,10 @@ def plan_run(project_dir: Path, *, settings: RunSettings | None = None, tasks: P
     extra = Path(vendors_file).resolve() if vendors_file is not None else None
     profiles = load_profiles(project_dir, extra)
     chosen_systems = resolve_systems(system_names, load_systems(project_dir))
+    from baton.preflight import check_systems  # adapter targets import now: one error line, before any run
+
+    if target_problems := check_systems(chosen_systems):
+        raise ConfigError("\n".join(target_problems))
     vendors_used(Matrix(tasks=[], systems=chosen_systems, vendors=list(vendor_names), modes=("system",)), profiles)
     tasks_path = Path(tasks).resolve() if tasks is not None else (project_dir / settings.tasks).resolve()
     if not tasks_path.exists():

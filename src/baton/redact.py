@@ -27,19 +27,21 @@ __all__ = ["MASK", "looks_like_key", "redact", "redact_bytes", "register_key_var
 MASK = "[REDACTED]"
 _MIN_SECRET_LEN = 8  # shorter env values ("1", "true") would blank out ordinary text
 
-_KEY_PATTERNS = [
-    r"\bsk-(?:ant-|proj-|svcacct-|or-v1-)?[A-Za-z0-9_\-]{16,}",  # OpenAI, Anthropic, OpenRouter
-    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",                          # AWS access key id
-    r"\bgh[pousr]_[A-Za-z0-9]{30,}",                          # GitHub tokens
-    r"\bgithub_pat_[A-Za-z0-9_]{30,}",
-    r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",                       # Slack
-    r"\bhf_[A-Za-z0-9]{30,}",                                  # Hugging Face
-    r"\bAIza[0-9A-Za-z_\-]{35}",                               # Google API key
-    r"\bgsk_[A-Za-z0-9]{30,}",                                 # Groq
-    r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",  # JWT
+_KEY_PATTERNS: list[tuple[tuple[str, ...], str]] = [  # (literal hints, pattern): a pattern runs only if a hint occurs
+    (("sk-",), r"\bsk-(?:ant-|proj-|svcacct-|or-v1-)?[A-Za-z0-9_\-]{16,}"),  # OpenAI, Anthropic, OpenRouter
+    (("AKIA", "ASIA"), r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),                   # AWS access key id
+    (("ghp_", "gho_", "ghu_", "ghs_", "ghr_"), r"\bgh[pousr]_[A-Za-z0-9]{30,}"),  # GitHub tokens
+    (("github_pat_",), r"\bgithub_pat_[A-Za-z0-9_]{30,}"),
+    (("xox",), r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"),                        # Slack
+    (("hf_",), r"\bhf_[A-Za-z0-9]{30,}"),                                   # Hugging Face
+    (("AIza",), r"\bAIza[0-9A-Za-z_\-]{35}"),                               # Google API key
+    (("gsk_",), r"\bgsk_[A-Za-z0-9]{30,}"),                                 # Groq
+    (("eyJ",), r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"),  # JWT
 ]
-_KEY = re.compile("|".join(f"(?:{p})" for p in _KEY_PATTERNS))
+_KEYS = [(hints, re.compile(pattern)) for hints, pattern in _KEY_PATTERNS]
 _BEARER = re.compile(r"(?i)\b(bearer\s+)(?=[A-Za-z_\-.=+/~]*\d)([A-Za-z0-9_\-.=+/~]{8,})")
+_QUERY_NAMES = ("api_key", "api-key", "apikey", "key", "token", "access_token", "access-token", "secret",
+                "password", "auth", "sig", "signature")
 _QUERY_SECRET = re.compile(r"(?i)([?&](?:api[_-]?key|key|token|access[_-]?token|secret|password|"
                            r"auth|sig|signature)=)([^&#\s\"']+)")
 
@@ -57,36 +59,42 @@ def _secret_values() -> list[str]:
     return sorted((v for v in values if len(v) >= _MIN_SECRET_LEN), key=len, reverse=True)
 
 
+def _might_have_query_secret(lowered: str) -> bool:
+    return "=" in lowered and any(f"{name}=" in lowered for name in _QUERY_NAMES)
+
+
 def looks_like_key(text: str) -> bool:
     """Whether ``text`` contains something shaped like an API key or credential."""
-    return bool(_KEY.search(text) or _BEARER.search(text) or _QUERY_SECRET.search(text))
+    lowered = text.lower()
+    return (any(any(h in text for h in hints) and regex.search(text) for hints, regex in _KEYS)
+            or ("bearer" in lowered and bool(_BEARER.search(text)))
+            or (_might_have_query_secret(lowered) and bool(_QUERY_SECRET.search(text))))
 
 
 def redact(text: str) -> str:
-    """``text`` with every known key value and anything shaped like a key replaced by ``[REDACTED]``."""
+    """``text`` with every known key value and anything shaped like a key replaced by ``[REDACTED]``.
+
+    Each pattern runs only when one of its literal hints occurs in the text, so text without
+    anything key-like costs a few substring searches."""
     for value in _secret_values():
         if value in text:
             text = text.replace(value, MASK)
-    text = _KEY.sub(MASK, text)
-    text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
-    return _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+    for hints, regex in _KEYS:
+        if any(h in text for h in hints):
+            text = regex.sub(MASK, text)
+    lowered = text.lower()
+    if "bearer" in lowered:
+        text = _BEARER.sub(lambda m: m.group(1) + MASK, text)
+    if _might_have_query_secret(lowered):
+        text = _QUERY_SECRET.sub(lambda m: m.group(1) + MASK, text)
+    return text
 
 
 def redact_bytes(data: bytes) -> bytes:
-    """:func:`redact` over UTF-8 bytes (serialized result lines). Cheap when nothing matches."""
-    values = _secret_values()
-    if not values and not _might_hold_key(data):
-        return data
+    """:func:`redact` over UTF-8 bytes (serialized result lines)."""
     text = data.decode("utf-8", errors="surrogateescape")
-    return redact(text).encode("utf-8", errors="surrogateescape")
-
-
-_HINTS = (b"sk-", b"AKIA", b"ASIA", b"gh", b"github_pat_", b"xox", b"hf_", b"AIza", b"gsk_", b"eyJ",
-          b"earer", b"EARER", b"=")
-
-
-def _might_hold_key(data: bytes) -> bool:
-    return any(hint in data for hint in _HINTS)
+    clean = redact(text)
+    return data if clean == text else clean.encode("utf-8", errors="surrogateescape")
 
 
 class _RedactingFilter(logging.Filter):

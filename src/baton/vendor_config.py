@@ -132,7 +132,7 @@ def _refuse_secrets(data: Mapping[str, Any], where: str) -> None:
                               f"(value not shown); {_KEY_HELP}")
     env = data.get("api_key_env")
     if env is not None:
-        if not isinstance(env, str) or not _ENV_NAME.fullmatch(env) or looks_like_key(env):
+        if not isinstance(env, str) or not _ENV_NAME.fullmatch(env) or looks_like_key(env) or _random_looking(env):
             raise ConfigError(f"{where}: api_key_env: expected the NAME of an environment variable "
                               f"(letters, digits, '_'), got a value that is not one (not shown, in case it "
                               f"is the key itself); {_KEY_HELP}")
@@ -143,6 +143,12 @@ def _refuse_secrets(data: Mapping[str, Any], where: str) -> None:
             raise ConfigError(f"{where}: base_url: holds a credential (in its user info or query string; "
                               f"not shown); give the endpoint alone, e.g. https://api.example.com/v1, and "
                               f"{_KEY_HELP}")
+
+
+def _random_looking(name: str) -> bool:
+    """A long token of letters and digits without the underscores variable names have: a key."""
+    return (len(name) >= 20 and "_" not in name and any(c.isdigit() for c in name)
+            and any(c.islower() for c in name))
 
 
 def _secret_query(query: str) -> bool:

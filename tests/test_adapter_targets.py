@@ -1,0 +1,118 @@
+"""Adapter targets resolve against the project that declared them, whatever the working
+directory, and every target mistake is one clear error naming the file, the key and what was
+expected: on the command line, inside the engine and in the pytest gate — never a traceback,
+never an infrastructure error with exit 0."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import textwrap
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from baton.engine import Matrix, run_matrix
+from baton.errors import ConfigError
+from baton.fixtures import load_tasks
+from baton.matrix import load_systems
+from baton.vendor_config import builtin_profiles
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.e2e
+
+SYSTEMS = """
+[file_agent]
+architecture = "callable"
+params = {target = "agents/file_agent.py:answer", mcp = false}
+
+[module_agent]
+architecture = "callable"
+params = {target = "agentpkg.core:answer", mcp = false}
+
+[typo_agent]
+architecture = "callable"
+params = {target = "agents/file_agent.py:answr", mcp = false}
+
+[missing_agent]
+architecture = "callable"
+params = {target = "agents/nowhere.py:answer", mcp = false}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    shutil.copytree(REPO / "fixtures" / "billing", root / "fixtures" / "billing")
+    (root / "runners").mkdir()
+    (root / "runners" / "systems.toml").write_text(SYSTEMS)
+    (root / "agents").mkdir()
+    # The target imports a neighbour: its folder must be importable.
+    (root / "agents" / "helpers_for_agent.py").write_text("def reply(text):\n    return 'Noted: ' + text[:20]\n")
+    (root / "agents" / "file_agent.py").write_text(textwrap.dedent("""
+        from helpers_for_agent import reply
+
+        def answer(request):
+            return reply(request.request)
+        """))
+    (root / "agentpkg").mkdir()
+    (root / "agentpkg" / "__init__.py").write_text("")
+    (root / "agentpkg" / "core.py").write_text("def answer(request):\n    return 'from a module'\n")
+    (root / "pyproject.toml").write_text('[tool.baton.run]\nvendors = ["sim-frontier"]\ntrials = 1\n'
+                                         'task_filter = "billing/refund-*"\n')
+    (tmp_path / "elsewhere").mkdir()
+    return root
+
+
+def baton(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "baton.cli", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_targets_resolve_against_the_project_not_the_working_directory(project: Path):
+    done = baton(project.parent / "elsewhere", "run", "--project", str(project), "--systems",
+                 "file_agent,module_agent", "--out", str(project / "run"), "--no-cache")
+    assert done.returncode == 0, done.stderr
+    assert "6/6 runs" in done.stdout and "0 infra errors" in done.stdout
+
+
+@pytest.mark.parametrize("system, expected", [
+    ("typo_agent", "has no attribute 'answr'; it defines answer"),
+    ("missing_agent", "agents/nowhere.py not found (relative paths start at the project folder"),
+])
+def test_a_target_mistake_is_one_error_line_and_nothing_runs(project: Path, system: str, expected: str):
+    done = baton(project.parent / "elsewhere", "run", "--project", str(project), "--systems", system,
+                 "--out", str(project / "run"))
+    assert done.returncode == 2
+    errors = [line for line in done.stderr.splitlines() if line.startswith("baton: error:")]
+    assert len(errors) == 1, done.stderr
+    assert f"{project / 'runners' / 'systems.toml'}: system '{system}': params.target" in done.stderr
+    assert expected in done.stderr and "Traceback" not in done.stderr
+    assert not (project / "run").exists()
+
+
+async def test_inside_the_engine_a_target_mistake_stops_the_run(project: Path, tmp_path: Path):
+    tasks = load_tasks(project / "fixtures")[:2]
+    matrix = Matrix(tasks=tasks, systems=[load_systems(project)["typo_agent"]], vendors=["sim-frontier"])
+    with pytest.raises(ConfigError, match="has no attribute 'answr'"):
+        await run_matrix(matrix, profiles=builtin_profiles(), run_dir=tmp_path / "run", clients=object(),
+                         concurrency=2)
+    assert not (tmp_path / "run" / "results.jsonl").read_bytes()  # no run stored as an infra error
+
+
+def test_in_the_pytest_gate_a_target_mistake_is_a_clean_error(project: Path):
+    (project / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\naddopts = "-p no:cacheprovider"\nbaton_systems = "typo_agent"\n'
+        'baton_vendors = "sim-frontier"\nbaton_task_filter = "billing/refund-*"\n')
+    (project / "evals").mkdir()
+    (project / "evals" / "test_golden.py").write_text("def test_golden_set(baton_case):\n    baton_case.check()\n")
+    plugin = [] if metadata.entry_points(group="pytest11", name="baton") else ["-p", "baton.pytest_plugin"]
+    gate = subprocess.run([sys.executable, "-m", "pytest", str(project / "evals"), *plugin, f"--rootdir={project}"],
+                          cwd=project.parent / "elsewhere", capture_output=True, text=True, timeout=300)
+    output = gate.stdout + gate.stderr
+    assert gate.returncode != 0
+    assert output.count("has no attribute 'answr'") == 1  # one collection error, not one per item
+    assert "params.target" in output and "has no attribute 'answr'" in output
+    assert "Traceback" not in output and "infra" not in output.lower()
