@@ -84,14 +84,17 @@ def dir_size(path: Path) -> int:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
-def measure_report(run_dir: Path) -> tuple[float, float]:
+def measure_report(run_dir: Path) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (MB) of ``baton report`` in a fresh process."""
     baton = Path(sys.executable).with_name("baton")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory() as out:
         started = time.perf_counter()
         subprocess.run([str(baton), "report", str(run_dir), "--out", out], check=True, stdout=subprocess.DEVNULL)
         wall = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return wall, peak
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, after.ru_maxrss / 1024
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,8 +104,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch", type=int, default=8, help="results per append (per zstd frame)")
     parser.add_argument("--plain", action="store_true", help="store uncompressed results.jsonl")
     parser.add_argument("--keep", type=Path, default=None, help="write the run directory here and keep it")
+    parser.add_argument("--report-only", type=Path, default=None, metavar="RUN_DIR",
+                        help="only measure baton report on an existing run directory")
     args = parser.parse_args(argv)
     print(machine_info())
+    if args.report_only is not None:
+        wall, cpu, peak = measure_report(args.report_only)
+        print(f"baton report: {wall:.1f} s wall (whole process, start-up included), {cpu:.1f} s CPU, "
+              f"peak RSS {peak:.0f} MB; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
         plan, summary = base_run(Path(tmp) / "base", args.base_trials)
@@ -114,8 +124,10 @@ def main(argv: list[str] | None = None) -> int:
               f"({'plain results.jsonl' if args.plain else f'zstd, {args.batch} results per frame'})")
         size = dir_size(out)
         print(f"run directory: {size / 1e6:.1f} MB ({size / args.runs:.0f} bytes per run)")
-        wall, peak = measure_report(out)
-        print(f"baton report: {wall:.1f} s wall (whole process, start-up included), peak RSS {peak:.0f} MB")
+        wall, cpu, peak = measure_report(out)
+        load = os.getloadavg()[0]
+        print(f"baton report: {wall:.1f} s wall (whole process, start-up included), {cpu:.1f} s CPU, "
+              f"peak RSS {peak:.0f} MB; load average {load:.2f} on {os.cpu_count()} CPUs")
         print(f"targets: < 1000 MB {'met' if size < 1e9 else 'MISSED'}; < 60 s {'met' if wall < 60 else 'MISSED'}; "
               f"< 2048 MB {'met' if peak < 2048 else 'MISSED'}")
     return 0

@@ -94,6 +94,7 @@ def test_baton_load_end_to_end_finds_saturation(tmp_path: Path, capsys: pytest.C
     assert not low["saturated"] and low["completed"] == low["arrivals"] > 0
     assert high["saturated"] and high["shed"] > 0 and "error rate" in high["reason"]
     assert data["saturated_at"] == 300.0 and data["highest_sustained"] == 4.0 and data["simulated"]
+    assert low["vendor_cpu_utilisation"] is not None and low["vendor_cpu_utilisation"] >= 0
     hops = {h["hop"] for h in low["hops"]}
     assert {"route", "draft"} <= hops
     assert all(h["p95_s"] > 0 and h["cpu_ms_per_call"] >= 0 for h in low["hops"])

@@ -406,17 +406,25 @@ def _unlock(fd: int | None) -> None:
         os.close(fd)
 
 
-def iter_records(run_dir: Path | str) -> Iterator[tuple[str, bytes]]:
+def _line_identity(line: bytes) -> bytes | str:
+    """A cheap identity of a line's key for de-duplication: the key object's bytes as written
+    (one serializer writes them, so equal keys are equal bytes), else the parsed key string."""
+    match = _KEY_PREFIX.match(line)
+    return match.group(1) if match else _line_key(line)
+
+
+def iter_records(run_dir: Path | str, *, keys: bool = True) -> Iterator[tuple[str, bytes]]:
     """Stream a run directory's stored records as (key, JSON line), unparsed, with the same rules
     as :func:`iter_results`: a damaged tail is skipped with a warning, a damaged record followed
     by valid ones is a :class:`BatonError`, and of a key stored twice only the last record is
-    yielded. Memory holds one unit plus the set of keys."""
+    yielded. Memory holds one unit plus the set of keys. ``keys=False`` yields ``""`` as the key
+    (saves parsing it)."""
     path = results_path(run_dir)
     if not path.exists():
         if not (Path(run_dir) / MANIFEST_FILE).exists():
             raise BatonError(f"{run_dir}: not a Baton run directory (no {MANIFEST_FILE} or {RESULTS_FILE})")
         return
-    last_index: dict[str, int] = {}
+    last_index: dict[bytes | str, int] = {}
     duplicates = False
     count = 0
     bad_unit: int | None = None
@@ -425,7 +433,7 @@ def iter_records(run_dir: Path | str) -> Iterator[tuple[str, bytes]]:
         try:
             if lines is None:
                 raise ValueError("partial unit")
-            keys = [_line_key(line) for line in lines]
+            ids = [_line_identity(line) for line in lines]
         except (ValueError, KeyError, TypeError, ValidationError):
             if bad_unit is None:
                 bad_unit = number
@@ -433,24 +441,25 @@ def iter_records(run_dir: Path | str) -> Iterator[tuple[str, bytes]]:
         if bad_unit is not None:
             raise BatonError(f"{path}: {_unit_name(path)} {bad_unit} is not a valid result but later "
                              f"{_unit_name(path)}s are; the file was edited or written by two processes")
-        for key in keys:
-            duplicates = duplicates or key in last_index
-            last_index[key] = index
+        for ident in ids:
+            duplicates = duplicates or ident in last_index
+            last_index[ident] = index
             index += 1
         count = number
     if bad_unit is not None:
         log.warning("%s: skipped a damaged tail from %s %d on (a run interrupted mid-write; "
                     "resume it to redo those runs)", path, _unit_name(path), bad_unit)
+    if not duplicates:
+        last_index.clear()
     index = 0
     for number, (_, _, lines) in enumerate(_units(path), start=1):
         if number > count:
             break
         for line in lines or ():
-            key = _line_key(line)
             index += 1
-            if duplicates and last_index.get(key) != index - 1:
+            if duplicates and last_index.get(_line_identity(line)) != index - 1:
                 continue
-            yield key, line
+            yield (_line_key(line) if keys else ""), line
 
 
 def iter_results(run_dir: Path | str) -> Iterator[RunResult]:
@@ -459,7 +468,7 @@ def iter_results(run_dir: Path | str) -> Iterator[RunResult]:
     A damaged tail (a run killed mid-write) is skipped with a warning. Should a key appear more
     than once, only its last record is yielded. Memory holds one record plus the set of keys."""
     path = results_path(run_dir)
-    for number, (_, line) in enumerate(iter_records(run_dir), start=1):
+    for number, (_, line) in enumerate(iter_records(run_dir, keys=False), start=1):
         try:
             yield RunResult.model_validate_json(line)
         except ValidationError as exc:

@@ -114,18 +114,22 @@ def load(args: argparse.Namespace) -> int:
         print(f"  {step.offered_rate:>7g}/s offered: {step.arrivals} arrivals, {step.throughput:.2f}/s done, "
               f"p50 {_ms(step.end_to_end.p50)} p95 {_ms(step.end_to_end.p95)} p99 {_ms(step.end_to_end.p99)} ms, "
               f"{step.errors} errors, loop CPU {step.loop_cpu_utilisation:.0%}"
+              f"{_vendor_cpu(step.vendor_cpu_utilisation)}"
               f"{'  SATURATED: ' + step.reason if step.saturated else ''}", file=sys.stderr, flush=True)
 
+    vendor_cpu = None
     with contextlib.ExitStack() as stack:
         if simulated:
-            profile = stack.enter_context(sim_process(profile, args.sim_latency_ms))
+            served = stack.enter_context(sim_process(profile, args.sim_latency_ms))
+            profile, vendor_cpu = served.profile, served.cpu_s
         elif args.sim_latency_ms is not None:
             raise ConfigError(f"--sim-latency-ms: vendor '{profile.name}' is not simulated")
         pool_profiles = {**profiles, profile.name: profile}
 
         async def drive() -> list:  # type: ignore[type-arg]
             async with ClientPool(pool_profiles, cache=None) as pool:
-                return await run_load(tasks, system, profile.name, clients=pool, plan=plan, on_step=on_step)
+                return await run_load(tasks, system, profile.name, clients=pool, plan=plan, on_step=on_step,
+                                      vendor_cpu=vendor_cpu)
 
         steps = asyncio.run(drive())
     out.mkdir(parents=True, exist_ok=True)
@@ -147,6 +151,10 @@ def load(args: argparse.Namespace) -> int:
     print(f"saturation: {'at ' + format(sat, 'g') + ' runs/s offered' if sat else 'not reached'}; highest rate "
           f"sustained: {summary['highest_sustained'] if summary['highest_sustained'] is not None else 'none'} runs/s")
     return 0
+
+
+def _vendor_cpu(value: float | None) -> str:
+    return "" if value is None else f", simulated vendor CPU {value:.0%}"
 
 
 def _ms(value: float | None) -> str:

@@ -54,6 +54,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="run only shard i of N (1-based): a stable split by unit id, so N machines "
                              "(a CI matrix, a Kubernetes indexed job) share a run with no coordinator; "
                              "combine the shard directories with 'baton merge'")
+    parser.add_argument("--backend", choices=("local", "ray"), default=None,
+                        help="where units run: 'local' (this process, default) or 'ray' (Ray tasks across a "
+                             "cluster, one vendor limiter for the whole cluster; pip install 'baton-evals[ray]')")
+    parser.add_argument("--ray-address", default=None, metavar="ADDR",
+                        help="--backend ray: the cluster to join, e.g. 10.0.0.5:6379 (default: RAY_ADDRESS, "
+                             "else a local Ray started for this run)")
+    parser.add_argument("--budget-usd", type=float, default=None, metavar="USD",
+                        help="--backend ray: submit no more runs once the run's cost reaches this; runs in "
+                             "flight finish and are stored; resume later with a higher budget")
     add_execution_options(parser)
     parser.set_defaults(func=run)
 
@@ -148,6 +157,23 @@ def _resume_choices(args: argparse.Namespace) -> dict[str, Any]:
     return choices
 
 
+def _run_on_ray(args: argparse.Namespace, matrix: Any, profiles: Any, run_dir: Path, manifest: Any,
+                concurrency: int, judge: str | None) -> Any:
+    from baton.backends.ray_backend import run_matrix_ray
+    from baton.progress import default_progress
+
+    if judge is not None:
+        raise ConfigError("--judge is not supported with --backend ray yet; run the judge with the local backend")
+    summary, budget_hit = run_matrix_ray(
+        matrix, profiles=profiles, run_dir=run_dir, manifest=manifest, address=args.ray_address,
+        concurrency=concurrency, budget_usd=args.budget_usd, progress=default_progress(),
+        on_event=lambda line: print(f"baton run: {line}", file=sys.stderr, flush=True))
+    if budget_hit:
+        print(f"baton run: stopped at the budget; resume with: baton run --resume {run_dir} --budget-usd MORE",
+              file=sys.stderr)
+    return summary
+
+
 def _shard_choice(args: argparse.Namespace) -> Any:
     """The shard to run: ``--shard``, or on ``--resume`` the shard the run was started with
     (giving a different one is refused)."""
@@ -217,6 +243,8 @@ def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         use_cache, judge = _resume_measurement(args, use_cache)
     invocation = {**plan.invocation, "judge": judge} if judge else plan.invocation
+    if args.backend == "ray":
+        invocation = {**invocation, "backend": "ray"}
     manifest = prepare_manifest(matrix, plan.profiles, project_dir=project_dir, invocation=invocation,
                                 use_cache=use_cache, judge=judge)
     if args.resume is not None:
@@ -225,9 +253,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"baton run: {verb} {len(matrix)} runs ({len(matrix.tasks)} tasks × {len(matrix.cells)} "
           f"system/mode cells × {len(matrix.vendors)} vendors × {matrix.trials} trials{shard_note}) in {run_dir}",
           file=sys.stderr, flush=True)
-    summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir, concurrency=concurrency,
-                              use_cache=use_cache, cache_dir=cache_dir, progress=default_progress(),
-                              manifest=manifest, judge=judge, retry_errors=not args.keep_errors)
+    backend = args.backend or (read_manifest(args.resume).invocation.get("backend")
+                               if args.resume is not None else None) or "local"
+    if backend == "ray":
+        summary = _run_on_ray(args, matrix, plan.profiles, run_dir, manifest, concurrency, judge)
+    else:
+        if args.budget_usd is not None or args.ray_address is not None:
+            raise ConfigError("--budget-usd and --ray-address apply to --backend ray only")
+        summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir, concurrency=concurrency,
+                                  use_cache=use_cache, cache_dir=cache_dir, progress=default_progress(),
+                                  manifest=manifest, judge=judge, retry_errors=not args.keep_errors)
     print(f"run directory: {summary.run_dir}")
     print(summary.line())
     if summary.cancelled:

@@ -182,9 +182,13 @@ def _summarise(step: _Step, arrivals: int, elapsed: float, loop_cpu: float, time
 
 async def run_load(tasks: Sequence[GoldenTask], system: SystemConfig, vendor: str, *, clients: Any,
                    plan: LoadPlan, runner: Runner | None = None,
-                   on_step: Callable[[StepStats], None] | None = None) -> list[StepStats]:
+                   on_step: Callable[[StepStats], None] | None = None,
+                   vendor_cpu: Callable[[], float | None] | None = None) -> list[StepStats]:
     """Drive ``system`` at each rate of ``plan`` in turn; stop after the first saturated step
-    (unless ``plan.stop_at_saturation`` is false). Returns one :class:`StepStats` per step."""
+    (unless ``plan.stop_at_saturation`` is false). Returns one :class:`StepStats` per step.
+
+    ``vendor_cpu``: the vendor process's CPU seconds so far (a local simulated vendor), to report
+    its CPU use per step: when it nears one core, the vendor rather than the system saturated."""
     if runner is None:
         from baton.runners import run_task as runner
     if not tasks:
@@ -199,13 +203,17 @@ async def run_load(tasks: Sequence[GoldenTask], system: SystemConfig, vendor: st
             trials += (await _Step(runner, tasks, system, vendor, clients, warm, plan.rates[0], rng, 0).run())[0]
         for rate in plan.rates:
             step = _Step(runner, tasks, system, vendor, clients, plan, rate, rng, trials)
+            vendor_before = vendor_cpu() if vendor_cpu is not None else None
             arrivals, elapsed, loop_cpu, timed_out = await step.run()
+            vendor_after = vendor_cpu() if vendor_cpu is not None else None
             trials += arrivals
             stats = _summarise(step, arrivals, elapsed, loop_cpu, timed_out)
+            if vendor_before is not None and vendor_after is not None and elapsed > 0:
+                stats = replace(stats, vendor_cpu_utilisation=(vendor_after - vendor_before) / elapsed)
             if baseline is None:
                 baseline = stats.end_to_end
             saturated, reason = saturation(stats, baseline)
-            stats = StepStats(**{**stats.__dict__, "saturated": saturated, "reason": reason})
+            stats = replace(stats, saturated=saturated, reason=reason)
             steps.append(stats)
             if on_step is not None:
                 on_step(stats)

@@ -84,12 +84,13 @@ def render_page(steps: Sequence[StepStats], *, title: str, description: str, mac
                f"Saturated from the first rate: {escape(saturated.reason)}." if saturated else
                "No saturation up to the highest rate offered.")
     head = ("<tr><th>offered /s</th><th>arrivals</th><th>throughput /s</th><th>errors</th>"
-            "<th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>CPU ms/run</th><th>loop CPU</th><th></th></tr>")
+            "<th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>CPU ms/run</th><th>loop CPU</th><th>vendor CPU</th><th></th></tr>")
     rows = "".join(
         f"<tr><td>{s.offered_rate:g}</td><td>{s.arrivals}</td><td>{s.throughput:.2f}</td>"
         f"<td title=\"{escape('; '.join(f'{k}: {v}' for k, v in s.error_kinds.items()))}\">{s.errors}</td>"
         f"<td>{_fmt(s.end_to_end.p50)}</td><td>{_fmt(s.end_to_end.p95)}</td><td>{_fmt(s.end_to_end.p99)}</td>"
         f"<td>{_fmt(s.cpu_ms_per_run, 1, 2)}</td><td>{s.loop_cpu_utilisation:.0%}</td>"
+        f"<td>{'–' if s.vendor_cpu_utilisation is None else format(s.vendor_cpu_utilisation, '.0%')}</td>"
         f"<td>{'saturated' if s.saturated else ''}</td></tr>" for s in steps)
     hop_head = "<tr><th>offered /s</th><th>hop</th><th>n</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>CPU ms/call</th><th>errors</th></tr>"
     hop_rows = "".join(
@@ -110,7 +111,9 @@ td:nth-child(2){{text-align:left}} .note{{color:#666}}
 <p><strong>{verdict}</strong></p>
 <p class="note">{escape(machine)}. Latency is measured from each run's scheduled (Poisson) arrival, so queueing
 in the driving process counts. Per-hop CPU: each event-loop step's CPU goes to the hop the runner declared,
-else to the hop whose time window holds the step (approximate under overlap).</p>
+else to the hop whose time window holds the step (approximate under overlap). Loop CPU: share of one core the
+driving event loop used; vendor CPU: the same for a local simulated vendor's process (near 100%: the vendor,
+not the system, is the bottleneck).</p>
 {"".join(charts)}
 <h2>Per offered rate</h2><table>{head}{rows}</table>
 <h2>Per hop</h2><table>{hop_head}{hop_rows}</table>

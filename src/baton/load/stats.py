@@ -69,6 +69,7 @@ class StepStats:
     cpu_ms_per_run: float | None
     cpu_ms_between_hops: float | None
     loop_cpu_utilisation: float
+    vendor_cpu_utilisation: float | None = None
     error_kinds: dict[str, int] = field(default_factory=dict)
     saturated: bool = False
     reason: str = ""
@@ -83,7 +84,8 @@ class StepStats:
                 "timed_out": self.timed_out, "elapsed_s": self.elapsed_s, "throughput": self.throughput,
                 "end_to_end": self.end_to_end.as_json(), "hops": [h.as_json() for h in self.hops],
                 "cpu_ms_per_run": self.cpu_ms_per_run, "cpu_ms_between_hops": self.cpu_ms_between_hops,
-                "loop_cpu_utilisation": self.loop_cpu_utilisation, "error_kinds": self.error_kinds,
+                "loop_cpu_utilisation": self.loop_cpu_utilisation,
+                "vendor_cpu_utilisation": self.vendor_cpu_utilisation, "error_kinds": self.error_kinds,
                 "saturated": self.saturated, "reason": self.reason}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import httpx
 from baton.errors import BatonError
 from baton.vendors import VendorProfile
 
-__all__ = ["sim_process"]
+__all__ = ["SimProcess", "process_cpu_s", "sim_process"]
 
 _CODE = ("import json, sys; from baton.sim.knobs import SimKnobs; from baton.sim.server import serve_forever; "
          "models = {k: SimKnobs.model_validate(v) for k, v in json.loads(sys.argv[1]).items()}; "
@@ -29,11 +30,30 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def process_cpu_s(pid: int) -> float | None:
+    """CPU seconds (user + system) a process has used so far; None where /proc is unavailable."""
+    try:
+        fields = open(f"/proc/{pid}/stat", "rb").read().rsplit(b")", 1)[1].split()  # noqa: SIM115
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+class SimProcess:
+    """A running simulated vendor: its profile (``base_url`` set) and process id."""
+
+    def __init__(self, profile: VendorProfile, pid: int) -> None:
+        self.profile, self.pid = profile, pid
+
+    def cpu_s(self) -> float | None:
+        return process_cpu_s(self.pid)
+
+
 @contextlib.contextmanager
 def sim_process(profile: VendorProfile, latency_ms: float | None = None,
                 start_timeout_s: float = 30.0) -> Iterator[VendorProfile]:
     """Serve ``profile`` (a ``kind = "sim"`` profile) from a child process, with its latency set to
-    ``latency_ms`` when given; yields the profile pointing at it (``base_url`` set)."""
+    ``latency_ms`` when given; yields the profile pointing at it (``base_url`` set) and its pid."""
     from baton.sim.server import sim_models
 
     if profile.kind != "sim":
@@ -65,7 +85,7 @@ def sim_process(profile: VendorProfile, latency_ms: float | None = None,
             if time.monotonic() > deadline:
                 raise BatonError(f"the simulated vendor did not answer on port {port} within {start_timeout_s:g} s")
             time.sleep(0.05)
-        yield profile.model_copy(update={"base_url": base_url})
+        yield SimProcess(profile.model_copy(update={"base_url": base_url}), proc.pid)
     finally:
         proc.terminate()
         try:

@@ -50,8 +50,31 @@ def _error(status: int, message: str, code: str) -> JSONResponse:
                                    "param": None}}, status_code=status)
 
 
+class InFlight:
+    """Chat requests in flight per requested model, their peak and total (``GET /stats``): lets a
+    test check a client-side concurrency limit from the vendor's side."""
+
+    def __init__(self) -> None:
+        self.now: dict[str, int] = {}
+        self.peak: dict[str, int] = {}
+        self.total: dict[str, int] = {}
+
+    @contextlib.contextmanager
+    def track(self, model: str) -> Iterator[None]:
+        self.now[model] = self.now.get(model, 0) + 1
+        self.peak[model] = max(self.peak.get(model, 0), self.now[model])
+        self.total[model] = self.total.get(model, 0) + 1
+        try:
+            yield
+        finally:
+            self.now[model] -= 1
+
+    def as_json(self) -> dict[str, dict[str, int]]:
+        return {"in_flight": dict(self.now), "max_in_flight": dict(self.peak), "requests": dict(self.total)}
+
+
 def create_app(models: Mapping[str, SimKnobs]) -> Starlette:
-    """The ASGI app: ``POST /v1/chat/completions``, ``GET /v1/models``, ``GET /health``."""
+    """The ASGI app: ``POST /v1/chat/completions``, ``GET /v1/models``, ``GET /health``, ``GET /stats``."""
     models = dict(models)
     model_list = {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "baton-sim"}
                                              for name in sorted(models)]}
@@ -89,11 +112,25 @@ def create_app(models: Mapping[str, SimKnobs]) -> Starlette:
     async def list_models(request: Request) -> Response:
         return JSONResponse(model_list)
 
+    load = InFlight()
+
+    async def counted_chat(request: Request) -> Response:
+        try:
+            model = str(json.loads(await request.body()).get("model", ""))  # Starlette caches the body for chat
+        except (ValueError, AttributeError):
+            model = ""
+        with load.track(model):
+            return await chat(request)
+
+    async def stats(request: Request) -> Response:
+        return JSONResponse(load.as_json())
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "models": sorted(models)})
 
-    return Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
-                             Route("/chat/completions", chat, methods=["POST"]),
+    return Starlette(routes=[Route("/v1/chat/completions", counted_chat, methods=["POST"]),
+                             Route("/chat/completions", counted_chat, methods=["POST"]),
+                             Route("/stats", stats, methods=["GET"]),
                              Route("/v1/models", list_models, methods=["GET"]),
                              Route("/health", health, methods=["GET"])])
 

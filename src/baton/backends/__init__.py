@@ -1,0 +1,4 @@
+"""Execution backends besides the in-process engine (:mod:`baton.engine`): :mod:`~baton.backends.ray`
+runs a matrix's units as Ray tasks across a cluster, writing to the same results store."""
+
+BACKENDS = ("local", "ray")
