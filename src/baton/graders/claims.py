@@ -506,6 +506,9 @@ def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapp
     it created, "RF-4471-2", and that record's fields)."""
     values = [v for v in arguments.values() if isinstance(v, (str, int)) and not isinstance(v, bool)]
     ids = {_key(v) for v in values}
+    for v in values:  # ids written inside free text ("summary: customer disputes invoice 4471")
+        if isinstance(v, str) and " " in v.strip():
+            ids.update(_key(t.value) for t in find_id_tokens(canonical(v)))
     for value in values:
         for records, rid in _lookups(initial, str(value)):
             ids.add(_key(rid))
