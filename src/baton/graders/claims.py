@@ -227,19 +227,6 @@ def is_action_verb(verb: str) -> bool:
     return base not in _NON_ACTION_STEMS and verb not in NON_ACTION_VERBS
 
 
-def tool_stems(spec: ToolSpec) -> frozenset[str]:
-    """Stems of a tool's name tokens and of the collections it reads or writes."""
-    created = spec.effect.create.collection if spec.effect.create is not None else None
-    return _tool_stems(spec.name, spec.effect.collection, created)
-
-
-@lru_cache(maxsize=4096)
-def _tool_stems(name: str, collection: str, created: str | None) -> frozenset[str]:
-    words = [*re.split(r"[_\W]+", name), *re.split(r"[_\W]+", collection),
-             *(re.split(r"[_\W]+", created) if created else [])]
-    return frozenset(stem(w) for w in words if len(w) >= 4)
-
-
 @dataclass(frozen=True, slots=True)
 class ToolWords:
     """What a side-effecting tool does (its action families) and to what (its noun stems)."""
