@@ -487,10 +487,10 @@ def _scalars(value: Any) -> Iterator[tuple[str, Any]]:
 
 
 def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapping[str, Any]],
-             result: Any = None) -> Write:
+             result: Any = None, final: Mapping[str, Mapping[str, Any]] | None = None) -> Write:
     """The ids a write touches: its argument values, the fields of the records they name
     (refunding invoice 4471 touches its customer C-1001 too), and what it returned (the record
-    it created, "RF-4471-2", and that record's fields)."""
+    it created, "RF-4471-2", and that record's fields in the run's ``final`` state)."""
     values = [v for v in arguments.values() if isinstance(v, (str, int)) and not isinstance(v, bool)]
     ids = {_key(v) for v in values}
     for v in values:  # ids written inside free text ("summary: customer disputes invoice 4471")
@@ -508,6 +508,11 @@ def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapp
             if ((key == "id" or key.endswith("_id")) and isinstance(value, str)
                     and next(_lookups(initial, value), None) is None):
                 created.add(_key(value))
+                for records in (final or {}).values():
+                    record = records.get(value) if isinstance(records, Mapping) else None
+                    if isinstance(record, Mapping):
+                        ids.update(_key(v) for v in record.values()
+                                   if isinstance(v, (str, int)) and not isinstance(v, bool))
     words = frozenset(stem(w) for v in arguments.values() if isinstance(v, str)
                       for w in re.split(r"[_\W]+", v.lower()) if len(w) >= 4 and not any(c.isdigit() for c in w))
     return Write(name, frozenset(ids), frozenset(created), words)

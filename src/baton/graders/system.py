@@ -95,7 +95,7 @@ def evaluate_system(task: GoldenTask, trace: Trace, calls: list[ObservedCall],
     scope = judged_collections(task)
     acting = [c for c in writes
               if scope is None or (cols := written_collections(task, c.name)) is None or cols & scope]
-    done = [write_of(c.name, c.arguments, task.world.collections, c.result) for c in writes]
+    done = [write_of(c.name, c.arguments, task.world.collections, c.result, trace.final_state) for c in writes]
     claims = [c for c in find_action_claims(found.answer) if not copied_from_documents(c, task)]
     unsupported = [c for c in claims if not claim_supported(c, task.tools, done, task.world.collections)]
 
