@@ -39,7 +39,8 @@ A claim is *supported* (:func:`claim_supported`) when a successful side-effectin
   call created ("case CC-1") supports the claim by itself.
 
 A passive claim about a record that already had that state ("invoice 4455 has been refunded"
-where 4455 was refunded before the run) is supported too.
+where 4455 was refunded before the run; "your order has already been shipped" where the order the
+run looked up says 'shipped') is supported too.
 """
 
 from __future__ import annotations
@@ -356,11 +357,46 @@ def _object_relates(objects: set[str], words: ToolWords, extra: frozenset[str]) 
     return any(_related(a, b) for a in objects for b in words.nouns | extra)
 
 
+@dataclass(frozen=True, slots=True)
+class SeenRecord:
+    """A record a successful read call returned: stems of its collection's name and of its
+    one-word values ("shipped", "cancelled")."""
+
+    collection: frozenset[str]
+    values: frozenset[str]
+
+
+def seen_records(tools: Sequence[ToolSpec], calls: Sequence[tuple[str, Any]]) -> list[SeenRecord]:
+    """The records that successful read-only calls (``(tool name, result)``) returned."""
+    specs = {spec.name: spec for spec in tools}
+    seen = []
+    for name, result in calls:
+        spec = specs.get(name)
+        if spec is None or spec.side_effect:
+            continue
+        collection = frozenset(stem(w) for w in re.split(r"[_\W]+", spec.effect.collection) if len(w) >= 4)
+        records = result if isinstance(result, list) else [result]
+        for record in records:
+            if isinstance(record, Mapping):
+                values = frozenset(stem(v.lower()) for v in record.values() if isinstance(v, str) and v.isalpha())
+                seen.append(SeenRecord(collection, values))
+    return seen
+
+
+def _describes_seen_state(claim: ActionClaim, seen: Sequence[SeenRecord]) -> bool:
+    """A passive claim that says what a record the run looked up already showed ("your order has
+    already been shipped", the order's status being 'shipped'): the world, not the system's act."""
+    verb = lemma(claim.verb)
+    words = {stem(w) for w in _WORDS.findall(claim.clause)}
+    return any(any(_related(verb, v) for v in record.values)
+               and any(_related(w, c) for w in words for c in record.collection) for record in seen)
+
+
 def claim_supported(claim: ActionClaim, tools: Sequence[ToolSpec], writes: Sequence[Write],
-                    initial: Mapping[str, Mapping[str, Any]]) -> bool:
+                    initial: Mapping[str, Mapping[str, Any]], seen: Sequence[SeenRecord] = ()) -> bool:
     """Whether a successful side-effecting call (``writes``) did what ``claim`` says (see the
-    module docstring)."""
-    if claim.kind == "passive" and _already_so(claim, initial):
+    module docstring). ``seen``: the records the run's read calls returned."""
+    if claim.kind == "passive" and (_already_so(claim, initial) or _describes_seen_state(claim, seen)):
         return True
     verb_stem, verb_family = lemma(claim.verb), family(claim.verb)
     objects = {stem(w) for w in _WORDS.findall(claim.scope or claim.clause)} - {verb_stem}
