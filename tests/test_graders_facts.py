@@ -181,6 +181,8 @@ def test_fuzzy_text_needs_its_numbers_and_no_added_negation() -> None:
     ("Since Priya, who approved his departure, confirmed it, I revoked his accounts.", ["revoked"]),
     # "we" with a simple past only for support actions (it often means the company's earlier acts)
     ("We noticed a double charge and we refunded it.", ["refunded"]),
+    # writing the answer itself is not an action on the world
+    ("I've put together the steps below and drafted a checklist.", []),
 ])
 def test_action_claims(answer: str, verbs: list[str]) -> None:
     assert [c.verb for c in find_action_claims(AnswerText(answer))] == verbs

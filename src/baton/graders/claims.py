@@ -93,8 +93,11 @@ NON_ACTION_VERBS = frozenset("""
     realise assume expect listen pull track trace investigate examine research analyze analyse
     summarize summarise outline highlight list reply respond answer state say tell get have be keep
     leave manage seem use base test double go come feel think know show spend appreciate
-    recommend suggest advise remind happen love like tried pleased excited sorry glad
+    recommend suggest advise remind happen like tried pleased excited sorry glad
+    prepare compile draft write gather collect organize organise simplify format lay break
     """.split())
+# Phrasal verbs of writing the answer itself: "I've put together the steps", "I've noted down".
+_ANSWER_PARTICLE = re.compile(r"\s+(?:together|down)\b")
 # Decisions that belong to an authority (a reviewer, a manager): a passive one ("has been
 # approved") claims an act of the system only where one of the task's tools makes that decision.
 AUTHORITY_VERBS = frozenset("approve deny reject accept authorize authorise decide review sign clear".split())
@@ -292,7 +295,7 @@ def find_action_claims(answer: AnswerText) -> list[ActionClaim]:
             if "between" in pattern.groupindex and _OTHER_SUBJECT.search(m.group("between")):
                 continue
             if kind == "first_person":
-                if not is_action_verb(verb):
+                if not is_action_verb(verb) or _ANSWER_PARTICLE.match(answer.text, m.end("verb")):
                     continue
                 if m.group("subj") == "we" and not m.group("aux").strip() and family(verb) is None:
                     continue
