@@ -183,6 +183,9 @@ def test_fuzzy_text_needs_its_numbers_and_no_added_negation() -> None:
     ("We noticed a double charge and we refunded it.", ["refunded"]),
     # writing the answer itself is not an action on the world
     ("I've put together the steps below and drafted a checklist.", []),
+    # the agent's organisation, in the perfect, claims for it
+    ("Our billing team has issued the credit.", ["issued"]),
+    ("Our team will review it.", []),
 ])
 def test_action_claims(answer: str, verbs: list[str]) -> None:
     assert [c.verb for c in find_action_claims(AnswerText(answer))] == verbs
