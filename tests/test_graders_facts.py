@@ -171,6 +171,21 @@ def test_fuzzy_text_needs_its_numbers_and_no_added_negation() -> None:
     ("Invoice 4471 was issued on June 2.", []),
     ("Your card was charged $49 on June 2.", []),
     ("I looked up the invoice and checked the policy.", []),
+    # any past form with a first-person agent, not a fixed list; looking and talking claim nothing
+    ("I dispatched a new lamp and emailed you the tracking link.", ["dispatched", "emailed"]),
+    ("I've sent the replacement.", ["sent"]),
+    ("I noticed the duplicate, explained the policy and reviewed your account.", []),
+    # another subject between two verbs: the second is not the agent's
+    ("I refunded the seat that your admin added and approved.", ["refunded"]),
+    ("I checked the booking you changed and cancelled.", []),
+    ("Since Priya, who approved his departure, confirmed it, I revoked his accounts.", ["revoked"]),
+    # "we" with a simple past only for support actions (it often means the company's earlier acts)
+    ("We noticed a double charge and we refunded it.", ["refunded"]),
+    # writing the answer itself is not an action on the world
+    ("I've put together the steps below and drafted a checklist.", []),
+    # the agent's organisation, in the perfect, claims for it
+    ("Our billing team has issued the credit.", ["issued"]),
+    ("Our team will review it.", []),
 ])
 def test_action_claims(answer: str, verbs: list[str]) -> None:
     assert [c.verb for c in find_action_claims(AnswerText(answer))] == verbs

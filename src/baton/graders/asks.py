@@ -19,8 +19,9 @@ from baton.task import AskField
 _REQUEST = re.compile(
     r"\?|\b(?:could you|can you|would you|will you|would you mind|may i (?:have|ask)|"
     r"please (?:send|share|provide|confirm|tell|reply|give|specify|include|let me know|attach|"
-    r"upload|enter|check|clarify|add|forward)|let me know|tell me|send me|reply with|"
-    r"(?:i|we) (?:will |would |also )?need|what is|what are|which|do you have)\b")
+    r"upload|enter|check|clarify|add|forward)|kindly|if you (?:could|can)|let me know|tell me|"
+    r"send (?:me|us|over|through)|reply with|(?:i|we)(?:'d| will| would| also| still)? need|"
+    r"what is|what are|which|do you have)\b")
 _COLON_END = re.compile(r":\s*$")
 _LIST_ITEM = re.compile(r"[ \t]*(?:[-*+\u2022]|\d+[.)])\s")
 

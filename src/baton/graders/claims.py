@@ -8,6 +8,7 @@ An *action claim* is a statement that something was done:
   knowing and talking in :data:`NON_ACTION_VERBS` ("I checked", "I noticed", "I explained");
   "we" with a simple past ("we cancelled") counts only for the verbs of :data:`ACTION_FAMILIES`,
   as "we" often means the company's earlier acts;
+* the agent's organisation with a perfect: "our billing team has opened a case";
 * a second verb sharing that subject: "I've corrected the name *and moved* you to 12A", unless a
   subordinate clause or another subject stands between them ("I refunded the seat *that your
   admin added and approved*": the admin's acts);
@@ -39,7 +40,8 @@ A claim is *supported* (:func:`claim_supported`) when a successful side-effectin
   call created ("case CC-1") supports the claim by itself.
 
 A passive claim about a record that already had that state ("invoice 4455 has been refunded"
-where 4455 was refunded before the run) is supported too.
+where 4455 was refunded before the run; "your order has already been shipped" where the order the
+run looked up says 'shipped') is supported too.
 """
 
 from __future__ import annotations
@@ -65,7 +67,8 @@ ACTION_FAMILIES: dict[str, tuple[str, ...]] = {
     "create": ("create", "open", "file", "raise", "lodge", "log", "submit", "register", "initiate",
                "start", "issue", "place", "request", "generate", "set up", "book in"),
     "escalate": ("escalate", "forward", "refer", "transfer", "hand", "pass", "page", "route",
-                 "assign", "reassign", "notify", "alert", "flag"),
+                 "assign", "reassign", "notify", "alert", "flag", "share", "contact", "inform",
+                 "loop in"),
     "change": ("change", "update", "modify", "edit", "move", "switch", "swap", "adjust", "rename",
                "reseat", "exchange", "convert"),
     "correct": ("correct", "fix", "amend", "rectify"),
@@ -91,8 +94,11 @@ NON_ACTION_VERBS = frozenset("""
     realise assume expect listen pull track trace investigate examine research analyze analyse
     summarize summarise outline highlight list reply respond answer state say tell get have be keep
     leave manage seem use base test double go come feel think know show spend appreciate
-    recommend suggest advise remind happen love like tried pleased excited sorry glad
+    recommend suggest advise remind happen like tried pleased excited sorry glad
+    prepare compile draft write gather collect organize organise simplify format lay break
     """.split())
+# Phrasal verbs of writing the answer itself: "I've put together the steps", "I've noted down".
+_ANSWER_PARTICLE = re.compile(r"\s+(?:together|down)\b")
 # Decisions that belong to an authority (a reviewer, a manager): a passive one ("has been
 # approved") claims an act of the system only where one of the task's tools makes that decision.
 AUTHORITY_VERBS = frozenset("approve deny reject accept authorize authorise decide review sign clear".split())
@@ -133,6 +139,10 @@ _CLAIMS = [
         rf"\b(?P<subj>i|we)(?P<aux>(?:\s+(?:have|had|{_ADVERBS}))*)\s+(?:{_PAST})\b"
         rf"(?P<between>[^.;:!?\n]{{0,80}}?)\band\s+"
         rf"(?:{_ADVERBS}\s+)*(?P<verb>{_PAST})\b")),
+    # the agent's own organisation with a perfect: "our billing team has (also) opened a case"
+    ("organisation", re.compile(
+        rf"\bour\s+(?:[a-z]+\s+){{0,2}}?(?:team|teams|department|specialists?|agents?|staff|desk)\s+"
+        rf"(?:has|have)(?:\s+{_ADVERBS})*\s+(?P<verb>{_PAST})\b")),
     ("passive", re.compile(
         rf"\b(?:has|have|had)\s+(?:{_ADVERBS}\s+)*been\s+(?:{_ADVERBS}\s+|partially\s+)*(?P<verb>{_PART})\b")),
     ("passive", re.compile(
@@ -226,19 +236,6 @@ def is_action_verb(verb: str) -> bool:
     return base not in _NON_ACTION_STEMS and verb not in NON_ACTION_VERBS
 
 
-def tool_stems(spec: ToolSpec) -> frozenset[str]:
-    """Stems of a tool's name tokens and of the collections it reads or writes."""
-    created = spec.effect.create.collection if spec.effect.create is not None else None
-    return _tool_stems(spec.name, spec.effect.collection, created)
-
-
-@lru_cache(maxsize=4096)
-def _tool_stems(name: str, collection: str, created: str | None) -> frozenset[str]:
-    words = [*re.split(r"[_\W]+", name), *re.split(r"[_\W]+", collection),
-             *(re.split(r"[_\W]+", created) if created else [])]
-    return frozenset(stem(w) for w in words if len(w) >= 4)
-
-
 @dataclass(frozen=True, slots=True)
 class ToolWords:
     """What a side-effecting tool does (its action families) and to what (its noun stems)."""
@@ -283,7 +280,7 @@ def tool_words(spec: ToolSpec) -> ToolWords:
 class ActionClaim:
     """One claim of a performed action in the answer."""
 
-    kind: str  # first_person | passive | noun
+    kind: str  # first_person | organisation | passive | noun
     verb: str
     clause: str
     start: int
@@ -302,10 +299,11 @@ def find_action_claims(answer: AnswerText) -> list[ActionClaim]:
             verb = m.group("verb")
             if "between" in pattern.groupindex and _OTHER_SUBJECT.search(m.group("between")):
                 continue
-            if kind == "first_person":
-                if not is_action_verb(verb):
+            if kind in ("first_person", "organisation"):
+                if not is_action_verb(verb) or _ANSWER_PARTICLE.match(answer.text, m.end("verb")):
                     continue
-                if m.group("subj") == "we" and not m.group("aux").strip() and family(verb) is None:
+                if (kind == "first_person" and m.group("subj") == "we" and not m.group("aux").strip()
+                        and family(verb) is None):
                     continue
             clause = answer.clause_at(m.start("verb"))
             if clause.conditional or answer.is_quoted(m.start(), m.end()):
@@ -368,11 +366,47 @@ def _object_relates(objects: set[str], words: ToolWords, extra: frozenset[str]) 
     return any(_related(a, b) for a in objects for b in words.nouns | extra)
 
 
+@dataclass(frozen=True, slots=True)
+class SeenRecord:
+    """A record a successful read call returned: stems of its collection's name and of its
+    one-word values ("shipped", "cancelled")."""
+
+    collection: frozenset[str]
+    values: frozenset[str]
+
+
+def seen_records(tools: Sequence[ToolSpec], calls: Sequence[tuple[str, Any]]) -> list[SeenRecord]:
+    """The records that successful read-only calls (``(tool name, result)``) returned."""
+    specs = {spec.name: spec for spec in tools}
+    seen = []
+    for name, result in calls:
+        spec = specs.get(name)
+        if spec is None or spec.side_effect:
+            continue
+        collection = frozenset(stem(w) for w in re.split(r"[_\W]+", spec.effect.collection) if len(w) >= 4)
+        records = result if isinstance(result, list) else [result]
+        for record in records:
+            if isinstance(record, Mapping):
+                values = frozenset(stem(v.lower()) for v in record.values() if isinstance(v, str) and v.isalpha())
+                seen.append(SeenRecord(collection, values))
+    return seen
+
+
+def _describes_seen_state(claim: ActionClaim, seen: Sequence[SeenRecord]) -> bool:
+    """A passive claim that says what a record the run looked up already showed ("your order has
+    already been shipped", the order's status being 'shipped'): the world, not the system's act."""
+    verb = lemma(claim.verb)
+    words = {stem(w) for w in _WORDS.findall(claim.scope or claim.clause)}
+    return any(any(_related(verb, v) for v in record.values)
+               and any(_related(w, c) for w in words for c in record.collection) for record in seen)
+
+
 def claim_supported(claim: ActionClaim, tools: Sequence[ToolSpec], writes: Sequence[Write],
-                    initial: Mapping[str, Mapping[str, Any]]) -> bool:
+                    initial: Mapping[str, Mapping[str, Any]], seen: Sequence[SeenRecord] = ()) -> bool:
     """Whether a successful side-effecting call (``writes``) did what ``claim`` says (see the
-    module docstring)."""
-    if claim.kind == "passive" and _already_so(claim, initial):
+    module docstring). ``seen``: the records the run's read calls returned."""
+    if claim.kind in ("passive", "organisation") and (_already_so(claim, initial)
+                                                     or _describes_seen_state(claim, seen)):
         return True
     verb_stem, verb_family = lemma(claim.verb), family(claim.verb)
     objects = {stem(w) for w in _WORDS.findall(claim.scope or claim.clause)} - {verb_stem}
@@ -401,7 +435,7 @@ def claim_supported(claim: ActionClaim, tools: Sequence[ToolSpec], writes: Seque
         pool = related
     elif related_specs:
         return False  # a tool that does this exists, and no call of it succeeded
-    elif claim.kind == "passive" and verb_stem in _AUTHORITY_STEMS:
+    elif claim.kind in ("passive", "organisation") and verb_stem in _AUTHORITY_STEMS:
         return True  # "has been approved", and no tool approves: the reviewer's act, not a claim
     elif verb_stem in _GENERIC_STEMS or claim.kind == "noun":
         pool = list(writes)
@@ -499,12 +533,15 @@ def _scalars(value: Any) -> Iterator[tuple[str, Any]]:
 
 
 def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapping[str, Any]],
-             result: Any = None) -> Write:
+             result: Any = None, final: Mapping[str, Mapping[str, Any]] | None = None) -> Write:
     """The ids a write touches: its argument values, the fields of the records they name
     (refunding invoice 4471 touches its customer C-1001 too), and what it returned (the record
-    it created, "RF-4471-2", and that record's fields)."""
+    it created, "RF-4471-2", and that record's fields in the run's ``final`` state)."""
     values = [v for v in arguments.values() if isinstance(v, (str, int)) and not isinstance(v, bool)]
     ids = {_key(v) for v in values}
+    for v in values:  # ids written inside free text ("summary: customer disputes invoice 4471")
+        if isinstance(v, str) and " " in v.strip():
+            ids.update(_key(t.value) for t in find_id_tokens(canonical(v)))
     for value in values:
         for records, rid in _lookups(initial, str(value)):
             ids.add(_key(rid))
@@ -517,6 +554,11 @@ def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapp
             if ((key == "id" or key.endswith("_id")) and isinstance(value, str)
                     and next(_lookups(initial, value), None) is None):
                 created.add(_key(value))
+                for records in (final or {}).values():
+                    record = records.get(value) if isinstance(records, Mapping) else None
+                    if isinstance(record, Mapping):
+                        ids.update(_key(v) for v in record.values()
+                                   if isinstance(v, (str, int)) and not isinstance(v, bool))
     words = frozenset(stem(w) for v in arguments.values() if isinstance(v, str)
                       for w in re.split(r"[_\W]+", v.lower()) if len(w) >= 4 and not any(c.isdigit() for c in w))
     return Write(name, frozenset(ids), frozenset(created), words)

@@ -79,9 +79,14 @@ def judge_messages(task: GoldenTask, trace: Trace) -> list[Message]:
         f"Operating policy: {task.policy or '(none)'}",
         f"Expected course: {gold.outcome}",
         "Required facts (id: accepted forms):",
-        *(f"- {f.id}: {' | '.join(f.forms)}" for f in gold.facts),
+        *(f"- {f.id}: {' | '.join(f.forms)}" for f in gold.facts if f.required),
+        *(["Optional facts (need not be stated; if stated, must be right):",
+           *(f"- {f.id}: {' | '.join(f.forms)}" for f in gold.facts if not f.required)]
+          if any(not f.required for f in gold.facts) else []),
         "Forbidden claims:",
-        *(f"- {c}" for c in gold.forbidden_claims),
+        *(f"- {c if isinstance(c, str) else ' | '.join(c.forms)}" for c in gold.forbidden_claims),
+        *(["The reply must ask the user for:", *(f"- {a.id}: {' | '.join(a.forms)}" for a in gold.asks_for)]
+          if gold.asks_for else []),
         f"Reference notes: {gold.notes or '(none)'}",
         f"Actions performed: {', '.join(performed) or 'none'}",
         *(["Assertions (rule on each):", *(f"{i}. {a}" for i, a in enumerate(gold.assertions, 1))]

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from baton.graders.answer import FactReport, evidence_texts
 from baton.graders.calls import ObservedCall, forbidden_hits
 from baton.graders.claims import (ActionClaim, asks_or_declines, claim_supported, copied_from_documents,
-                                  find_action_claims, write_of)
+                                  find_action_claims, seen_records, write_of)
 from baton.graders.facts import Extracted
 from baton.graders.state import check_state, judged_collections, written_collections
 from baton.graders.statements import Statements, check_statements
@@ -95,9 +95,10 @@ def evaluate_system(task: GoldenTask, trace: Trace, calls: list[ObservedCall],
     scope = judged_collections(task)
     acting = [c for c in writes
               if scope is None or (cols := written_collections(task, c.name)) is None or cols & scope]
-    done = [write_of(c.name, c.arguments, task.world.collections, c.result) for c in writes]
+    done = [write_of(c.name, c.arguments, task.world.collections, c.result, trace.final_state) for c in writes]
     claims = [c for c in find_action_claims(found.answer) if not copied_from_documents(c, task)]
-    unsupported = [c for c in claims if not claim_supported(c, task.tools, done, task.world.collections)]
+    seen = seen_records(task.tools, [(c.name, c.result) for c in calls if c.ok and not c.side_effect])
+    unsupported = [c for c in claims if not claim_supported(c, task.tools, done, task.world.collections, seen)]
 
     should_act = expects_action(task)
     if should_act:
