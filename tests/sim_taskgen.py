@@ -31,8 +31,9 @@ def _domain(rng: random.Random) -> dict[str, Any]:
     prefix = "".join(rng.choice(string.ascii_uppercase) for _ in range(2))
     unit = word(rng, 2)
     ids = [record_id(rng, prefix) for _ in range(4)]
-    # a near-duplicate of the first id: same shape, one digit apart
+    # a near-duplicate of the first id: same shape, one digit apart; then more open records
     ids.append(ids[0][:-1] + str((int(ids[0][-1]) + 1) % 10))
+    ids += [record_id(rng, prefix) for _ in range(3)]
     records = {rid: {"owner": f"U{rng.randrange(100, 999)}", "level": float(rng.randrange(5, 500)),
                      "status": "open"} for rid in ids}
     records[ids[3]]["status"] = "sealed"
@@ -97,7 +98,8 @@ def _finish(data: dict[str, Any]) -> GoldenTask:
 
 def act_task(rng: random.Random, dom: dict[str, Any], writes: int = 1) -> GoldenTask:
     """Settle ``writes`` open records named in the request."""
-    noun, targets = dom["noun"], dom["ids"][:writes] if writes > 1 else [dom["ids"][rng.choice([0, 1, 2])]]
+    open_ids = [rid for i, rid in enumerate(dom["ids"]) if i not in (3, 4)]
+    noun, targets = dom["noun"], open_ids[:writes] if writes > 1 else [rng.choice(open_ids[:3])]
     mode = rng.choice(dom["modes"])
     calls, facts = [], []
     for i, rid in enumerate(targets):

@@ -253,7 +253,8 @@ def review(task: GoldenTask, seen: Seen) -> list[str]:
 
 def _next_gold_call(task: GoldenTask, seen: Seen, offered: dict[str, dict[str, Any]],
                     specs: dict[str, ToolSpec]) -> tuple[ToolCall, ToolSpec] | None:
-    """The first gold call not made yet (None: none left, or the next one failed or is not offered)."""
+    """The first gold call not made yet (None: none left, the next one failed, or it is a write that is
+    not offered; a read that is not offered is passed over)."""
     used: set[int] = set()
     for gold in task.gold.tool_calls:
         spec = specs.get(gold.name)
@@ -266,8 +267,12 @@ def _next_gold_call(task: GoldenTask, seen: Seen, offered: dict[str, dict[str, A
             continue
         failed = any(not c.ok and c.name == gold.name and arguments_match(gold.arguments, c.arguments, spec)
                      for c in seen.calls)
-        if failed or gold.name not in offered:
+        if failed:
             return None
+        if gold.name not in offered:
+            if spec.side_effect:
+                return None
+            continue  # a lookup it cannot make: the values it would show may still be visible
         return gold, spec
     return None
 
@@ -344,30 +349,38 @@ def _same(a: Any, b: Any) -> bool:
 
 def _wrong_argument(arguments: dict[str, Any], schema: dict[str, Any], seen: Seen,
                     rng: random.Random) -> dict[str, Any]:
-    """One argument changed: a near-duplicate id seen in context, another number seen, another enum value."""
+    """One argument changed, the way a model slips: a near-duplicate record id visible in context,
+    else another value of the argument's enum, else another number visible in context, else an id
+    with one digit off."""
     props = schema.get("properties") or {}
     out = dict(arguments)
-    names = list(arguments)
-    rng.shuffle(names)
     ids = seen.ids()
-    for name in sorted(names, key=lambda n: not (isinstance(arguments[n], str)
-                                                 and any(ch.isdigit() for ch in arguments[n]))):
+    names = sorted(arguments)
+    for name in names:
         value = arguments[name]
-        enum = (props.get(name) or {}).get("enum")
         if isinstance(value, str) and any(ch.isdigit() for ch in value):
             near = compose.near_duplicates(value.lstrip("#"), ids)
-            out[name] = near[0] if near else value[:-1] + str((int(value[-1]) + 1) % 10 if value[-1].isdigit() else 7)
+            if near:
+                out[name] = near[0]
+                return out
+    for name in names:
+        enum = (props.get(name) or {}).get("enum")
+        if isinstance(enum, list) and len(enum) > 1 and arguments[name] in enum:
+            out[name] = rng.choice([v for v in enum if v != arguments[name]])
             return out
-        if isinstance(enum, list) and len(enum) > 1:
-            out[name] = rng.choice([v for v in enum if v != value])
-            return out
+    for name in names:
+        value = arguments[name]
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             others = [n for n in seen.numbers() if float(n) != float(value) and n > 0]
-            other = float(rng.choice(others)) if others else float(value) + 1
-            out[name] = int(other) if isinstance(value, int) else other
+            if others:
+                other = float(rng.choice(others))
+                out[name] = int(other) if isinstance(value, int) else other
+                return out
+    for name in names:
+        value = arguments[name]
+        if isinstance(value, str) and value and value[-1].isdigit():
+            out[name] = value[:-1] + str((int(value[-1]) + 1) % 10)
             return out
-    if names:
-        out[names[0]] = f"{arguments[names[0]]}?"
     return out
 
 

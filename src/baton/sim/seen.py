@@ -39,6 +39,7 @@ class Seen:
     system: str
     last_user: str
     calls: list[SeenCall] = field(default_factory=list)
+    raw: str = ""
 
     def shows(self, value: Any) -> bool:
         """Whether ``value`` (a string, number or bool) is visible."""
@@ -57,7 +58,7 @@ class Seen:
 
     def ids(self) -> list[str]:
         """Id-like tokens (letters and digits, or digits) in order of appearance, without repeats."""
-        return list(dict.fromkeys(m.group(1) for m in _ID_TOKEN.finditer(self.text)))
+        return list(dict.fromkeys(m.group(1) for m in _ID_TOKEN.finditer(self.raw or self.text)))
 
     def numbers(self) -> list[Decimal]:
         return list(dict.fromkeys(Decimal(m.group(0).replace(",", "")) for m in _NUMBER.finditer(self.text)))
@@ -105,7 +106,8 @@ def read_messages(messages: list[dict[str, Any]]) -> Seen:
             name, arguments = pending.pop(str(message.get("tool_call_id", "")), ("", {}))
             if name:
                 calls.append(SeenCall(name, arguments, not text.lstrip().upper().startswith("ERROR")))
-    return Seen("\n".join(parts).lower(), "\n".join(system), last_user, calls)
+    raw = "\n".join(parts)
+    return Seen(raw.lower(), "\n".join(system), last_user, calls, raw)
 
 
 def _plain(value: Decimal) -> str:
