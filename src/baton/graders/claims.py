@@ -15,8 +15,8 @@ words of the claim's clause (to the end of its sentence: "moved you to 12A, a wi
 with side-effecting tools of the task (name tokens,
 the collections they write), one of those tools must have succeeded, otherwise any successful
 side-effecting call will do; and when the clause names existing records ("I've refunded invoice
-#4417"), that call's arguments must name one of them. A passive claim about a record that
-already had that state ("invoice 4455 has been refunded" where 4455 was refunded before the
+#5102"), that call's arguments must name one of them. A passive claim about a record that
+already had that state ("invoice 5155 has been refunded" where 5155 was refunded before the
 run) is supported too.
 """
 
@@ -80,7 +80,7 @@ _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ied", "ies", "e
 
 @lru_cache(maxsize=16384)
 def stem(word: str) -> str:
-    """A crude stem: enough to relate "refunded", "refunds" and "refund_invoice"."""
+    """A crude stem: enough to relate "refunded", "refunds" and "refund_order"."""
     w = word.lower()
     for suffix in _SUFFIXES:
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
@@ -219,7 +219,7 @@ def _key(value: Any) -> str:
 
 def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapping[str, Any]]) -> Write:
     """The ids a write touches: its argument values, and the values of the records they name
-    (refunding invoice 4471 touches its customer C-1001 too)."""
+    (refunding invoice 5120 touches its customer C-2040 too)."""
     values = [v for v in arguments.values() if isinstance(v, (str, int)) and not isinstance(v, bool)]
     ids = {_key(v) for v in values}
     for value in values:
@@ -230,7 +230,7 @@ def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapp
 
 
 def _named_records(claim: ActionClaim, initial: Mapping[str, Mapping[str, Any]]) -> set[str]:
-    """Ids of existing records that the claim's clause names ("I've refunded invoice #4417")."""
+    """Ids of existing records that the claim's clause names ("I've refunded invoice #5102")."""
     named = set()
     for token in find_id_tokens(claim.clause):
         for _, rid in _lookups(initial, str(token.value)):
