@@ -1,7 +1,7 @@
 """Calibration: the mistake rates the simulated vendor is given are the rates it measures.
 
 The behaviour is called in process (the same function the HTTP server calls), decision by
-decision, on a made-up task. n = 1,000 runs per check: the analytical value must fall inside the
+decision, on a made-up task. n = 1,200 runs per check (at least 1,000): the analytical value must fall inside the
 Wilson 95% interval of the measured rate.
 """
 
@@ -24,7 +24,7 @@ from baton.stats import wilson_interval
 from baton.task import GoldenTask
 from baton.world import World
 
-RUNS = 1000
+RUNS = 1200
 
 
 def _body(messages: list[dict[str, Any]], seed: int, *, tools: list[dict[str, Any]] | None = None,

@@ -19,6 +19,7 @@ rates (:mod:`baton.sim.knobs`); the random generator is the caller's, seeded per
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import re
@@ -34,6 +35,7 @@ from baton.sim import compose
 from baton.sim.knobs import TEXT_MISTAKES, SimKnobs
 from baton.sim.seen import Seen, SeenCall, read_messages
 from baton.task import GoldenTask, ToolCall, ToolSpec
+from baton.world import ToolError, World
 
 _ACTION_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\((\{.*\})\) -> (.*)$", re.M)
 _REVIEWED = re.compile(r"(?:reply|draft|answer|response) to (?:check|review|verify)\s*:\s*", re.I)
@@ -173,7 +175,7 @@ class Oracle:
         if spec.side_effect:
             u = draws.main
             if u < knobs.wrong_argument:
-                arguments = _wrong_argument(arguments, schema, seen, draws.rng)
+                arguments = _wrong_argument(task, call.name, arguments, schema, seen, draws.rng)
             elif u < knobs.wrong_argument + knobs.missing_argument:
                 arguments = _drop_argument(arguments, schema, draws.rng)
             elif u < knobs.wrong_argument + knobs.missing_argument + knobs.skipped_call:
@@ -347,40 +349,59 @@ def _same(a: Any, b: Any) -> bool:
     return str(a).strip().lower() == str(b).strip().lower()
 
 
-def _wrong_argument(arguments: dict[str, Any], schema: dict[str, Any], seen: Seen,
+def _wrong_argument(task: GoldenTask, name: str, arguments: dict[str, Any], schema: dict[str, Any], seen: Seen,
                     rng: random.Random) -> dict[str, Any]:
     """One argument changed, the way a model slips: a near-duplicate record id visible in context,
-    else another value of the argument's enum, else another number visible in context, else an id
-    with one digit off."""
+    another value of the argument's enum, another number visible in context, or an id one digit
+    off. Of these, the first that the tool would accept is made (a slip that goes through is the
+    one that costs a run; a rejected call is one the model can still correct)."""
+    candidates = _wrong_arguments(arguments, schema, seen, rng)
+    for candidate in candidates:
+        if _accepted(task, seen, name, candidate):
+            return candidate
+    return candidates[0] if candidates else arguments
+
+
+def _accepted(task: GoldenTask, seen: Seen, name: str, arguments: dict[str, Any]) -> bool:
+    """Whether ``name(arguments)`` succeeds on the task's world after the calls seen so far."""
+    world = World(task)
+    for call in seen.calls:
+        if call.ok:
+            with contextlib.suppress(ToolError):
+                world.call(call.name, dict(call.arguments))
+    try:
+        world.call(name, dict(arguments))
+    except ToolError:
+        return False
+    return True
+
+
+def _wrong_arguments(arguments: dict[str, Any], schema: dict[str, Any], seen: Seen,
+                     rng: random.Random) -> list[dict[str, Any]]:
     props = schema.get("properties") or {}
-    out = dict(arguments)
-    ids = seen.ids()
     names = sorted(arguments)
+    out: list[dict[str, Any]] = []
+    ids = seen.ids()
     for name in names:
         value = arguments[name]
         if isinstance(value, str) and any(ch.isdigit() for ch in value):
-            near = compose.near_duplicates(value.lstrip("#"), ids)
-            if near:
-                out[name] = near[0]
-                return out
+            out += [{**arguments, name: near} for near in compose.near_duplicates(value.lstrip("#"), ids)[:3]]
     for name in names:
         enum = (props.get(name) or {}).get("enum")
-        if isinstance(enum, list) and len(enum) > 1 and arguments[name] in enum:
-            out[name] = rng.choice([v for v in enum if v != arguments[name]])
-            return out
+        if isinstance(enum, list) and arguments[name] in enum:
+            others = [v for v in enum if v != arguments[name]]
+            rng.shuffle(others)
+            out += [{**arguments, name: v} for v in others]
     for name in names:
         value = arguments[name]
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             others = [n for n in seen.numbers() if float(n) != float(value) and n > 0]
-            if others:
-                other = float(rng.choice(others))
-                out[name] = int(other) if isinstance(value, int) else other
-                return out
+            rng.shuffle(others)
+            out += [{**arguments, name: int(n) if isinstance(value, int) else float(n)} for n in others[:3]]
     for name in names:
         value = arguments[name]
         if isinstance(value, str) and value and value[-1].isdigit():
-            out[name] = value[:-1] + str((int(value[-1]) + 1) % 10)
-            return out
+            out.append({**arguments, name: value[:-1] + str((int(value[-1]) + 1) % 10)})
     return out
 
 
