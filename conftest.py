@@ -5,3 +5,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).parent
 FIXTURES_DIR = REPO_ROOT / "fixtures"
+
+import sys  # noqa: E402
+
+sys.path.insert(0, str(REPO_ROOT / "tests"))  # shared test helpers (tests/sim_taskgen.py) import by name

@@ -38,6 +38,7 @@ import httpx
 import openai
 
 from baton import __version__
+from baton.call_context import HEADER, CallContext, calling_as
 from baton.client import ClientPool
 from baton.engine import Matrix, run_matrix
 from baton.fixtures import load_tasks
@@ -73,11 +74,13 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def sim_server(latency_ms: float) -> Iterator[str]:
-    """The simulated vendor in a child process; yields its base URL."""
+def sim_server(latency_ms: float, runs: int) -> Iterator[str]:
+    """The simulated vendor in a child process, answering for the ``runs`` task variants; yields its base URL."""
     port = _free_port()
-    code = ("from baton.sim.knobs import SimKnobs; from baton.sim.server import serve_forever; "
-            f"serve_forever({{{VENDOR!r}: SimKnobs(latency_ms={latency_ms!r})}}, '127.0.0.1', {port})")
+    code = ("import sys; sys.path.insert(0, %r); from overhead import variants; "
+            "from baton.sim.knobs import SimKnobs; from baton.sim.server import serve_forever; "
+            f"serve_forever({{{VENDOR!r}: SimKnobs(latency_ms={latency_ms!r})}}, '127.0.0.1', {port}, "
+            f"variants({runs}))") % str(Path(__file__).resolve().parent)
     proc = subprocess.Popen([sys.executable, "-c", code])
     base = f"http://127.0.0.1:{port}"
     try:
@@ -110,9 +113,10 @@ async def bare(tasks: list[GoldenTask], base_url: str, concurrency: int) -> None
     sem = asyncio.Semaphore(concurrency)
 
     async def one(task: GoldenTask) -> str:
-        async with sem:
+        async with sem:  # the header the simulated vendor needs, as Baton's client sends it
             completion = await client.chat.completions.create(
-                model=VENDOR, messages=prompts.naive(task), temperature=0.0, seed=call_seed(0, 0))
+                model=VENDOR, messages=prompts.naive(task), temperature=0.0, seed=call_seed(0, 0),
+                extra_headers={HEADER: CallContext(task.id, task.version).to_header()})
             return completion.choices[0].message.content or ""
 
     try:
@@ -139,7 +143,12 @@ async def client_only(tasks: list[GoldenTask], base_url: str, concurrency: int) 
     """Layer: Baton's VendorClient making the calls, nothing else."""
     async with ClientPool({VENDOR: _profile(base_url, concurrency)}) as pool:
         client = pool.client(VENDOR)
-        await asyncio.gather(*(client.chat(prompts.naive(t), seed=call_seed(0, 0)) for t in tasks))
+
+        async def one(task: GoldenTask) -> None:
+            with calling_as(CallContext(task.id, task.version)):  # as run_task sets it
+                await client.chat(prompts.naive(task), seed=call_seed(0, 0))
+
+        await asyncio.gather(*(one(t) for t in tasks))
 
 
 async def runner_only(tasks: list[GoldenTask], base_url: str, concurrency: int) -> None:
@@ -207,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
           f"HTTP at {args.latency_ms:g} ms, concurrency {args.concurrency}; latency bound "
           f"{args.runs / args.concurrency * args.latency_ms / 1000:.2f} s")
     tasks = variants(args.runs)
-    with sim_server(args.latency_ms) as url, tempfile.TemporaryDirectory() as tmp:
+    with sim_server(args.latency_ms, args.runs) as url, tempfile.TemporaryDirectory() as tmp:
         # warm up both paths (imports, connection set-up, pydantic schema builds)
         timed(bare, tasks[:100], url, args.concurrency)
         timed(baton, tasks[:100], url, args.concurrency, Path(tmp) / "warmup")

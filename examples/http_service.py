@@ -56,8 +56,10 @@ async def answer(request: Request) -> JSONResponse:
                         break
 
     context = "\n".join([f"[{d['id']}] {d['text']}" for d in ranked] + [f"[record] {r}" for r in records])
+    # Forward Baton's run header: the simulated vendor answers from the gold of the task it names.
+    forward = {k: v for k, v in request.headers.items() if k.lower() == "x-baton-run"}
     client = AsyncOpenAI(base_url=os.environ.get("EXAMPLE_BASE_URL", "http://127.0.0.1:8765/v1"),
-                         api_key=os.environ.get("EXAMPLE_API_KEY", "not-needed"))
+                         api_key=os.environ.get("EXAMPLE_API_KEY", "not-needed"), default_headers=forward)
     at = time.perf_counter() - started
     completion = await client.chat.completions.create(
         model=os.environ.get("EXAMPLE_MODEL", "sim-frontier"),

@@ -142,7 +142,7 @@ async def test_the_http_example_against_the_sim_vendor(task: GoldenTask, monkeyp
     assert spec is not None and spec.loader is not None
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)
-    sim = SimServer.from_profiles(builtin_profiles()).start()
+    sim = SimServer.from_profiles(builtin_profiles(), tasks=[task]).start()
     try:
         monkeypatch.setenv("EXAMPLE_BASE_URL", sim.base_url)
         monkeypatch.setenv("EXAMPLE_MODEL", "sim-frontier")
@@ -153,5 +153,5 @@ async def test_the_http_example_against_the_sim_vendor(task: GoldenTask, monkeyp
     assert trace.infra_error is None, trace.infra_error
     assert [h.kind for h in trace.hops] == ["retrieve", "tool", "generate"]
     assert trace.hops[1].output["name"] == "get_invoice" and trace.hops[1].error is None
-    assert "refund" in trace.answer.lower() and trace.hops[-1].output["text"] == trace.answer
+    assert "$49" in trace.answer and trace.hops[-1].output["text"] == trace.answer  # a fact of the record it read
     assert trace.usage.calls == 1 and trace.usage.input_tokens > 0

@@ -12,6 +12,9 @@ from typing import Any
 
 import pytest
 
+from sim_taskgen import task_set
+
+from baton.call_context import CallContext, calling_as
 from baton.client import ClientPool, VendorClient, extract_json, response_from_dict, response_to_dict
 from baton.errors import ConfigError
 from baton.model import InfraError, ModelClient
@@ -26,18 +29,26 @@ SIM = {
     "stalling": {"rate_timeout": 1.0, "stall_s": 1.0},
     "garbled": {"malformed_json": 1.0},
 }
-SCHEMA = {"type": "object", "properties": {"intent": {"type": "string", "enum": ["renew", "reserve", "other"]},
-                                           "member_id": {"type": "string"}},
-          "required": ["intent", "member_id"], "additionalProperties": False}
-ASK = [{"role": "system", "content": "Labels: renew (extend a loan), reserve (hold a book that is out)."},
-       {"role": "user", "content": "Member M-0042: please renew my loan."}]
+TASK = task_set(5, domains=1)[0]  # the simulated vendor answers from the gold of a task
+SCHEMA = {"type": "object", "properties": {"intent": {"type": "string", "enum": TASK.route_labels},
+                                           "count": {"type": "integer"}},
+          "required": ["intent", "count"], "additionalProperties": False}
+EXPECTED = {"intent": TASK.gold.route, "count": 0}
+ASK = [{"role": "system", "content": "Pick the label of the request."}, {"role": "user", "content": TASK.request}]
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SimServer]:
     profiles = {name: VendorProfile(name=name, kind="sim", model=name, sim=knobs) for name, knobs in SIM.items()}
-    with SimServer(sim_models(profiles)) as running:
+    with SimServer(sim_models(profiles), tasks=[TASK]) as running:
         yield running
+
+
+@pytest.fixture(autouse=True)
+def _in_a_run() -> Iterator[None]:
+    """Calls made as part of a run of TASK (the X-Baton-Run header Baton's client sends)."""
+    with calling_as(CallContext(TASK.id, TASK.version)):
+        yield
 
 
 def make(server: SimServer, model: str = "perfect", **fields: Any) -> VendorProfile:
@@ -51,7 +62,7 @@ async def test_structured_output_dialects(server: SimServer, dialect: str) -> No
     client = VendorClient(make(server, structured_output=dialect))
     assert isinstance(client, ModelClient)
     out = await client.chat(ASK, schema=SCHEMA, schema_name="triage")
-    assert out.error is None and out.parsed == {"intent": "renew", "member_id": "M-0042"}
+    assert out.error is None and out.parsed == EXPECTED
     assert out.tool_calls == []
 
 
@@ -65,10 +76,10 @@ async def test_usage_cost_latency_recorded(server: SimServer) -> None:
 
 
 async def test_tool_calls_parsed_and_bad_arguments_flagged(server: SimServer) -> None:
-    tools = [{"type": "function", "function": {"name": "renew_loan", "description": "Renew a loan.", "parameters": {
-        "type": "object", "properties": {"member_id": {"type": "string"}}, "required": ["member_id"]}}}]
+    tools = [spec.openai_schema() for spec in TASK.tools]
     out = await VendorClient(make(server)).chat(ASK, tools=tools)
-    assert [(c.name, c.arguments, c.error) for c in out.tool_calls] == [("renew_loan", {"member_id": "M-0042"}, None)]
+    first = TASK.gold.tool_calls[0]
+    assert [(c.name, c.arguments, c.error) for c in out.tool_calls] == [(first.name, first.arguments, None)]
     bad = await VendorClient(make(server, "garbled")).chat(ASK, tools=tools)
     assert bad.tool_calls[0].error and bad.tool_calls[0].arguments == {}
 
@@ -175,7 +186,7 @@ def _port_open(port: int) -> bool:
 async def test_pool_starts_embedded_sim_lazily_and_stops_it() -> None:
     profiles = {"sim-a": VendorProfile(name="sim-a", kind="sim", model="sim-a"),
                 "sim-b": VendorProfile(name="sim-b", kind="sim", model="sim-b", sim={"wrong_label": 0.5})}
-    async with ClientPool(profiles) as pool:
+    async with ClientPool(profiles, tasks=[TASK]) as pool:
         assert pool._sim_server is None
         a, b = pool.client("sim-a"), pool.client("sim-b")
         assert pool.client("sim-a") is a and a.simulated and pool.profile("sim-b").model == "sim-b"
@@ -192,7 +203,7 @@ async def test_pool_stops_embedded_sim_on_error() -> None:
     profiles = {"sim-a": VendorProfile(name="sim-a", kind="sim", model="sim-a")}
     port = None
     with pytest.raises(RuntimeError):
-        async with ClientPool(profiles) as pool:
+        async with ClientPool(profiles, tasks=[TASK]) as pool:
             await pool.client("sim-a").chat(ASK)
             port = pool._sim_server.port
             raise RuntimeError("boom")

@@ -1,4 +1,5 @@
-"""The simulated vendor over real loopback HTTP, driven by the real `openai` client."""
+"""The simulated vendor's transport layer over real loopback HTTP, driven by the real `openai` client:
+the task header, tool calls and structured output on a made-up domain, faults, and `baton sim serve`."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from sim_taskgen import task_set
 
+from baton.call_context import HEADER, CallContext
 from baton.sim import SimKnobs, SimServer
+from baton.task import GoldenTask
+from baton.world import World
 
 MODELS = {
     "perfect": SimKnobs(),
@@ -19,90 +24,107 @@ MODELS = {
     "broken": SimKnobs(rate_500=1.0),
     "stalling": SimKnobs(rate_timeout=1.0, stall_s=1.0),
 }
+TASKS = task_set(11, domains=1)
+ACT, ANSWER = TASKS[0], TASKS[2]
 
-LIBRARY_TOOLS = [
-    {"type": "function", "function": {
-        "name": "find_loans", "description": "List the active loans of a library member.",
-        "parameters": {"type": "object", "properties": {
-            "member_id": {"type": "string", "description": 'Library card, e.g. "M-0042"'}},
-            "required": ["member_id"]}}},
-    {"type": "function", "function": {
-        "name": "renew_loan", "description": "Renew a borrowed book for another loan period.",
-        "parameters": {"type": "object", "properties": {
-            "loan_id": {"type": "string", "description": 'Loan number, e.g. "L-3301"'}}, "required": ["loan_id"]}}},
-    {"type": "function", "function": {
-        "name": "waive_fine", "description": "Waive an overdue fine.",
-        "parameters": {"type": "object", "properties": {"fine_id": {"type": "string"}}, "required": ["fine_id"]}}},
-]
+
+def _header(task: GoldenTask, hop: str | None = None) -> dict[str, str]:
+    return {HEADER: CallContext(task.id, task.version, hop=hop).to_header()}
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SimServer]:
-    with SimServer(MODELS) as running:
+    with SimServer(MODELS, tasks=TASKS) as running:
         yield running
 
 
 @pytest.fixture()
 def client(server: SimServer) -> Iterator[openai.OpenAI]:
-    with openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=5) as c:
+    with openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=5,
+                       default_headers=_header(ACT)) as c:
         yield c
 
 
 def test_health_and_models(server: SimServer) -> None:
-    assert httpx.get(server.base_url.replace("/v1", "/health")).json()["status"] == "ok"
+    health = httpx.get(server.base_url.replace("/v1", "/health")).json()
+    assert health["status"] == "ok" and health["tasks"] == len(TASKS)
     ids = {m["id"] for m in httpx.get(f"{server.base_url}/models").json()["data"]}
     assert ids == set(MODELS)
 
 
-def test_plain_completion_with_usage(client: openai.OpenAI) -> None:
-    out = client.chat.completions.create(model="perfect", messages=[
-        {"role": "system", "content": "Opening hours: the library opens at 9:00 and closes at 18:00 on weekdays."},
-        {"role": "user", "content": "When does the library close on weekdays?"}])
-    assert "18:00" in out.choices[0].message.content
+def test_a_request_without_the_task_header_gets_a_400_that_says_how_to_call_it(server: SimServer) -> None:
+    body = {"model": "perfect", "messages": [{"role": "user", "content": "hello"}]}
+    missing = httpx.post(f"{server.base_url}/chat/completions", json=body)
+    assert missing.status_code == 400
+    message = missing.json()["error"]["message"]
+    assert HEADER in message and "task_id" in message and "baton sim serve" in message
+    unknown = httpx.post(f"{server.base_url}/chat/completions", json=body,
+                         headers={HEADER: json.dumps({"task_id": "nowhere/none", "task_version": 1})})
+    assert unknown.status_code == 400 and "nowhere/none" in unknown.json()["error"]["message"]
+    garbled = httpx.post(f"{server.base_url}/chat/completions", json=body, headers={HEADER: "task please"})
+    assert garbled.status_code == 400 and "JSON object" in garbled.json()["error"]["message"]
+
+
+def test_plain_completion_with_usage(server: SimServer) -> None:
+    with openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0,
+                       default_headers=_header(ANSWER)) as c:
+        doc = ANSWER.documents[0]
+        out = c.chat.completions.create(model="perfect", messages=[
+            {"role": "system", "content": f"Context: {doc.text}"}, {"role": "user", "content": ANSWER.request}])
+    assert ANSWER.gold.facts[0].forms[0] in out.choices[0].message.content
     assert out.usage.prompt_tokens > 10 and out.usage.completion_tokens > 5
     assert out.choices[0].finish_reason == "stop"
 
 
-def test_tool_calls_for_a_domain_it_was_never_written_for(client: openai.OpenAI) -> None:
-    messages: list[dict[str, Any]] = [
-        {"role": "system", "content": "You are the Riverside Library assistant. Members may renew a loan twice."},
-        {"role": "user", "content": "Hi, I'm member M-0042. Can you renew my loan of 'Dune'?"}]
-    first = client.chat.completions.create(model="perfect", messages=messages, tools=LIBRARY_TOOLS)
-    call = first.choices[0].message.tool_calls[0]
-    assert first.choices[0].finish_reason == "tool_calls"
-    assert (call.function.name, json.loads(call.function.arguments)) == ("find_loans", {"member_id": "M-0042"})
-    messages += [{"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
-                 {"role": "tool", "tool_call_id": call.id, "content": json.dumps(
-                     [{"loan_id": "L-3301", "title": "Dune", "due": "2026-07-01", "renewals": 0}])}]
-    second = client.chat.completions.create(model="perfect", messages=messages, tools=LIBRARY_TOOLS)
-    call2 = second.choices[0].message.tool_calls[0]
-    assert (call2.function.name, json.loads(call2.function.arguments)) == ("renew_loan", {"loan_id": "L-3301"})
-    messages += [{"role": "assistant", "content": None, "tool_calls": [call2.model_dump()]},
-                 {"role": "tool", "tool_call_id": call2.id, "content": json.dumps(
-                     {"loan_id": "L-3301", "due": "2026-07-22", "renewals": 1})}]
-    final = client.chat.completions.create(model="perfect", messages=messages, tools=LIBRARY_TOOLS)
-    assert not final.choices[0].message.tool_calls
-    assert "2026-07-22" in final.choices[0].message.content
+def _tool_loop(client: openai.OpenAI, results: Any) -> tuple[list[dict[str, Any]], str]:
+    tools = [spec.openai_schema() for spec in ACT.tools]
+    messages: list[dict[str, Any]] = [{"role": "user", "content": ACT.request}]
+    made = []
+    message = None
+    for _ in range(6):
+        out = client.chat.completions.create(model="perfect", messages=messages, tools=tools)
+        message = out.choices[0].message
+        if not message.tool_calls:
+            break
+        call = message.tool_calls[0]
+        arguments = json.loads(call.function.arguments)
+        made.append({"name": call.function.name, "arguments": arguments})
+        messages += [{"role": "assistant", "content": None, "tool_calls": [call.model_dump()]},
+                     {"role": "tool", "tool_call_id": call.id,
+                      "content": json.dumps(results(call.function.name, arguments), default=str)}]
+    return made, (message.content or "") if message is not None else ""
 
 
-SCHEMA = {"type": "object", "properties": {
-    "intent": {"type": "string", "enum": ["renew", "reserve", "fine", "other"],
-               "description": "renew: extend a loan; reserve: hold a book that is out; fine: overdue fees"},
-    "member_id": {"type": "string"}}, "required": ["intent", "member_id"], "additionalProperties": False}
-ASK = [{"role": "user", "content": "Member M-0042 here: please put a hold on 'Dune', it's out."}]
-EXPECTED = {"intent": "reserve", "member_id": "M-0042"}
+def test_tool_calls_follow_gold_with_values_seen_in_context(client: openai.OpenAI) -> None:
+    world = World(ACT)
+    made, reply = _tool_loop(client, world.call)
+    assert made == [c.model_dump() for c in ACT.gold.tool_calls]
+    settle = made[-1]["arguments"]
+    assert isinstance(settle["level"], float)  # the tool's schema says number
+    assert ACT.gold.facts[0].forms[0] in reply
+
+
+def test_a_value_it_cannot_see_is_asked_for_not_guessed(client: openai.OpenAI) -> None:
+    made, reply = _tool_loop(client, lambda name, arguments: {"found": True})  # no level in the record
+    assert [c["name"] for c in made] == [ACT.gold.tool_calls[0].name]
+    assert "level" in reply and "?" in reply
+
+
+SCHEMA = {"type": "object", "properties": {"route": {"type": "string", "enum": ACT.route_labels}},
+          "required": ["route"], "additionalProperties": False}
+ASK = [{"role": "user", "content": ACT.request}]
 
 
 def test_structured_output_json_schema(client: openai.OpenAI) -> None:
     out = client.chat.completions.create(model="perfect", messages=ASK, response_format={
-        "type": "json_schema", "json_schema": {"name": "triage", "schema": SCHEMA, "strict": True}})
-    assert json.loads(out.choices[0].message.content) == EXPECTED
+        "type": "json_schema", "json_schema": {"name": "route", "schema": SCHEMA, "strict": True}})
+    assert json.loads(out.choices[0].message.content) == {"route": ACT.gold.route}
 
 
 def test_structured_output_json_object_with_schema(client: openai.OpenAI) -> None:
     out = client.chat.completions.create(model="perfect", messages=ASK,
                                          response_format={"type": "json_object", "schema": SCHEMA})  # type: ignore
-    assert json.loads(out.choices[0].message.content) == EXPECTED
+    assert json.loads(out.choices[0].message.content) == {"route": ACT.gold.route}
 
 
 def test_structured_output_forced_tool(client: openai.OpenAI) -> None:
@@ -110,14 +132,14 @@ def test_structured_output_forced_tool(client: openai.OpenAI) -> None:
     out = client.chat.completions.create(model="perfect", messages=ASK, tools=[tool],
                                          tool_choice={"type": "function", "function": {"name": "triage"}})
     call = out.choices[0].message.tool_calls[0]
-    assert call.function.name == "triage" and json.loads(call.function.arguments) == EXPECTED
+    assert call.function.name == "triage" and json.loads(call.function.arguments) == {"route": ACT.gold.route}
 
 
 def _raw(server: SimServer, seed: int, model: str = "noisy") -> bytes:
+    doc = ANSWER.documents[0]
     body = {"model": model, "seed": seed, "messages": [
-        {"role": "system", "content": "Loans last 21 days. Each loan can be renewed twice. Fines are 0.25 a day."},
-        {"role": "user", "content": "How long do loans last and how often can I renew?"}]}
-    response = httpx.post(f"{server.base_url}/chat/completions", json=body)
+        {"role": "system", "content": f"Context: {doc.text}"}, {"role": "user", "content": ANSWER.request}]}
+    response = httpx.post(f"{server.base_url}/chat/completions", json=body, headers=_header(ANSWER))
     assert response.status_code == 200
     return response.content
 
@@ -139,14 +161,16 @@ def test_500_fault(client: openai.OpenAI) -> None:
 
 
 def test_timeout_fault_stalls_past_the_client_timeout(server: SimServer) -> None:
-    with openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=0.3) as c:
+    with openai.OpenAI(base_url=server.base_url, api_key="unused", max_retries=0, timeout=0.3,
+                       default_headers=_header(ACT)) as c:
         with pytest.raises(openai.APITimeoutError):
             c.chat.completions.create(model="stalling", messages=ASK)
 
 
-def test_faults_depend_on_the_attempt_so_retries_can_succeed(server: SimServer) -> None:
-    with SimServer({"half": SimKnobs(rate_500=0.5)}) as half:
-        statuses = {httpx.post(f"{half.base_url}/chat/completions", headers={"x-baton-attempt": str(a)},
+def test_faults_depend_on_the_attempt_so_retries_can_succeed() -> None:
+    with SimServer({"half": SimKnobs(rate_500=0.5)}, tasks=TASKS) as half:
+        statuses = {httpx.post(f"{half.base_url}/chat/completions",
+                               headers={"x-baton-attempt": str(a), **_header(ACT)},
                                json={"model": "half", "messages": ASK}).status_code for a in range(12)}
     assert statuses == {200, 500}
 
@@ -154,39 +178,42 @@ def test_faults_depend_on_the_attempt_so_retries_can_succeed(server: SimServer) 
 def test_unknown_model_and_bad_requests(server: SimServer, client: openai.OpenAI) -> None:
     with pytest.raises(openai.NotFoundError, match="perfect"):
         client.chat.completions.create(model="gpt-9", messages=ASK)
-    assert httpx.post(f"{server.base_url}/chat/completions", content=b"{not json").status_code == 400
-    assert httpx.post(f"{server.base_url}/chat/completions", json={"model": "perfect"}).status_code == 400
-    assert httpx.post(f"{server.base_url}/chat/completions",
-                      json={"model": "perfect", "messages": ASK, "stream": True}).status_code == 400
-    bad_tools = httpx.post(f"{server.base_url}/chat/completions",
-                           json={"model": "perfect", "messages": ASK, "tools": [{"function": {"name": "f",
-                                                                                              "parameters": 3}}]})
+    url, headers = f"{server.base_url}/chat/completions", _header(ACT)
+    assert httpx.post(url, content=b"{not json", headers=headers).status_code == 400
+    assert httpx.post(url, json={"model": "perfect"}, headers=headers).status_code == 400
+    assert httpx.post(url, json={"model": "perfect", "messages": ASK, "stream": True}, headers=headers).status_code == 400
+    bad_tools = httpx.post(url, headers=headers, json={"model": "perfect", "messages": ASK,
+                                                       "tools": [{"function": {"name": "f", "parameters": 3}}]})
     assert bad_tools.status_code == 400 and "tools[0]" in bad_tools.json()["error"]["message"]
-    bad_message = httpx.post(f"{server.base_url}/chat/completions", json={"model": "perfect", "messages": ["hi"]})
+    bad_message = httpx.post(url, headers=headers, json={"model": "perfect", "messages": ["hi"]})
     assert bad_message.status_code == 400 and "messages[0]" in bad_message.json()["error"]["message"]
 
 
-def test_baton_sim_serve_runs_standalone(tmp_path: Any) -> None:
+def test_baton_sim_serve_runs_standalone_with_a_task_set(tmp_path: Any) -> None:
     import socket
     import subprocess
     import sys
     import time
+    from pathlib import Path
 
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures"
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "baton.cli", "sim", "serve", "--port", str(port)],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, "-m", "baton.cli", "sim", "serve", "--port", str(port),
+                             "--fixtures", str(fixtures)], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).json()
+                health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).json()
                 break
             except httpx.HTTPError:
                 assert proc.poll() is None and time.monotonic() < deadline, "baton sim serve did not start"
                 time.sleep(0.1)
-        assert {"sim-frontier", "sim-small", "sim-flaky"} <= {m["id"] for m in models["data"]}
+        assert {"sim-frontier", "sim-small", "sim-flaky"} <= set(health["models"])
+        assert health["tasks"] > 10
     finally:
         proc.terminate()
         proc.wait(10)

@@ -19,7 +19,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -27,10 +27,12 @@ import httpx2
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from baton.call_context import HEADER, current_call
 from baton.errors import ConfigError
 from baton.model import ChatResponse, InfraError, Message, RequestedToolCall
 from baton.trace import Usage
 from baton.vendor_config import resolve
+from baton.task import GoldenTask
 from baton.vendors import VendorProfile
 
 log = logging.getLogger(__name__)
@@ -50,6 +52,18 @@ class ResponseCache(Protocol):
 
 
 # --- ChatResponse <-> dict -------------------------------------------------------------------
+
+def call_headers() -> dict[str, str]:
+    """The headers that tell a vendor which run and hop the current call belongs to (none outside a run)."""
+    context = current_call.get()
+    return {HEADER: context.to_header()} if context is not None else {}
+
+
+def call_task() -> str:
+    """``task_id@version`` of the current call, or '' outside a run."""
+    context = current_call.get()
+    return f"{context.task_id}@{context.task_version}" if context is not None else ""
+
 
 def response_to_dict(response: ChatResponse) -> dict[str, Any]:
     """A JSON-serialisable form of a response (for the cache and for traces)."""
@@ -336,7 +350,10 @@ class VendorClient:
         key = None
         if self._cache is not None and temperature == 0:
             structured = [schema, schema_name, profile.structured_output] if schema is not None else None
-            key = cache_key(self._cache_identity, profile.model, messages, tools, structured, temperature,
+            identity = self._cache_identity
+            if self._sim:  # the simulated vendor answers from the gold of the call's task
+                identity += f"|task:{call_task()}"
+            key = cache_key(identity, profile.model, messages, tools, structured, temperature,
                             max_tokens, seed)
             hit = self._cache.get(key)
             if hit is not None:
@@ -409,8 +426,11 @@ class VendorClient:
         client's low-level path (status errors and timeouts raised as by ``create``, without its
         request transform and response model); returns the decoded JSON body."""
         options: dict[str, Any] = {"security": _BEARER}
+        headers = call_headers()
         if self._sim:
-            options["headers"] = {"x-baton-attempt": str(attempt)}  # the simulator's faults are per attempt
+            headers["x-baton-attempt"] = str(attempt)  # the simulator's faults are per attempt
+        if headers:
+            options["headers"] = headers
         raw = await client.post(  # type: ignore[call-overload]  # options: a plain dict for its TypedDict
             "/chat/completions", body=body, cast_to=httpx2.Response, options=options)
         try:
@@ -494,8 +514,10 @@ class ClientPool:
     pool closes, also on error and on Ctrl-C."""
 
     def __init__(self, profiles: Mapping[str, VendorProfile], *, cache: ResponseCache | None = None,
-                 http_client: Any | None = None, backoff_s: float = 0.5) -> None:
+                 http_client: Any | None = None, backoff_s: float = 0.5,
+                 tasks: Iterable[GoldenTask] = ()) -> None:
         self._profiles = dict(profiles)
+        self._tasks: dict[tuple[str, int], GoldenTask] = {(t.id, t.version): t for t in tasks}
         self._cache = cache
         self._http_client = http_client
         self._backoff_s = backoff_s
@@ -527,6 +549,14 @@ class ClientPool:
             self._clients[name] = client
         return client
 
+    def add_tasks(self, tasks: Iterable[GoldenTask]) -> None:
+        """Tasks the simulated vendor must know (also after it started): any user's task set."""
+        new = [t for t in tasks if self._tasks.get((t.id, t.version)) is not t]
+        for task in new:
+            self._tasks[(task.id, task.version)] = task
+        if new and self._sim_server is not None:
+            self._sim_server.tasks.add(new)
+
     def _guard(self) -> asyncio.Lock:
         if self._lock is None:
             self._lock = asyncio.Lock()
@@ -537,7 +567,7 @@ class ClientPool:
 
         async with self._guard():
             if self._sim_server is None:
-                server = SimServer.from_profiles(self._profiles)
+                server = SimServer.from_profiles(self._profiles, tasks=self._tasks.values())
                 await server.astart()
                 self._sim_server = server
             return self._sim_server.base_url

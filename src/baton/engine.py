@@ -158,13 +158,13 @@ def _default_grader() -> Grader:
 
 @contextlib.asynccontextmanager
 async def _client_pool(profiles: Mapping[str, VendorProfile], use_cache: bool,
-                       cache_dir: Path | None) -> AsyncIterator[Any]:
+                       cache_dir: Path | None, tasks: Sequence[GoldenTask] = ()) -> AsyncIterator[Any]:
     from baton.cache import DEFAULT_CACHE_DIR, ResponseCache
     from baton.client import ClientPool
 
     cache = ResponseCache(cache_dir or Path(DEFAULT_CACHE_DIR)) if use_cache else None
     try:
-        async with ClientPool(profiles, cache=cache) as pool:
+        async with ClientPool(profiles, cache=cache, tasks=tasks) as pool:
             yield pool
     finally:
         if cache is not None:
@@ -633,7 +633,7 @@ async def run_matrix(matrix: Matrix, *, profiles: Mapping[str, VendorProfile], r
         elif clients is not None:
             await engine.run(clients)
         else:
-            async with _client_pool(profiles, use_cache, cache_dir) as pool:
+            async with _client_pool(profiles, use_cache, cache_dir, matrix.tasks) as pool:
                 await engine.run(pool)
     except asyncio.CancelledError:
         cancelled = True

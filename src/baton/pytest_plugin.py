@@ -2,7 +2,7 @@
 
 A test asks for the ``baton_case`` fixture and is parametrized with one case per
 (task, system, vendor) of the run matrix, with ids like
-``test_golden_set[billing/refund-unauthorized-4471|multi_agent@sim-frontier]``::
+``test_golden_set[billing/refund-late-fee-5120|multi_agent@sim-frontier]``::
 
     def test_golden_set(baton_case):
         baton_case.check()

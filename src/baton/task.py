@@ -273,7 +273,7 @@ class Gold(_Strict):
                                          "refuse: decline per policy; ask: request missing info; "
                                          "escalate: hand off to a human")
     evidence: list[str] = Field(default_factory=list,
-                                description="Document ids and record refs ('invoices/4471') that must be retrieved.")
+                                description="Document ids and record refs ('invoices/5120') that must be retrieved.")
     tool_calls: list[ToolCall] = Field(default_factory=list)
     ordered: bool = Field(default=False, description="Whether the order of tool_calls matters.")
     final_state: dict[str, ExpectedRecords] = Field(

@@ -9,7 +9,7 @@ kind       output keys
 =========  ===============================================================================
 route      ``route``: the chosen label (str)
 retrieve   ``doc_ids``: document ids in rank order; ``record_ids``: world record refs
-           ('invoices/4471') looked up; optional ``chunks``: list of {doc_id, text, score}
+           ('invoices/5120') looked up; optional ``chunks``: list of {doc_id, text, score}
 generate   ``text``: the drafted or final answer; optional ``tool_calls``: list of {name, arguments}
            the model requested
 tool       ``name``, ``arguments`` (dict), ``result`` (JSON or null), ``error`` (str or null),

@@ -10,8 +10,8 @@ Invalid calls raise :class:`ToolError` whose message is written for the model th
 check). A failed call changes nothing: all checks run before the first write.
 
 Record ids are looked up exactly first; failing that, a lookup ignores surrounding whitespace, a
-leading ``#`` and letter case, so ``"#4471"`` and ``" 4471 "`` find invoice ``"4471"`` and
-``"c-1001"`` finds customer ``"C-1001"``. Numbers compare with a tolerance of 1e-6 (absolute) so
+leading ``#`` and letter case, so ``"#5120"`` and ``" 5120 "`` find invoice ``"5120"`` and
+``"c-2040"`` finds customer ``"C-2040"``. Numbers compare with a tolerance of 1e-6 (absolute) so
 ``49.000000001`` equals ``49.0``.
 """
 

@@ -13,7 +13,7 @@ Defaults can be set in ``[tool.baton.compare]`` (same keys as the flags, with un
     systems = ["naive", "rag", "multi_agent"]
     trials = 3
     modes = ["system", "isolated:route", "isolated:act"]
-    local_tasks = "billing/refund-unauthorized-4471,billing/seat-addon-billing-date"
+    local_tasks = "billing/refund-late-fee-5120,billing/invoice-due-date"
     local_trials = 1
 """
 

@@ -1,8 +1,8 @@
 """Tool calls as graders see them, and how call arguments are compared with gold.
 
 Arguments compare as the sandbox looks records up: numbers within 1e-6 (a numeric string equals
-its number), strings ignoring surrounding whitespace, case and a leading ``#`` ("#4471" =
-"4471"). A gold string argument of four or more words for a parameter without an ``enum`` is free
+its number), strings ignoring surrounding whitespace, case and a leading ``#`` ("#5120" =
+"5120"). A gold string argument of four or more words for a parameter without an ``enum`` is free
 text (a summary, a note): any non-empty string matches it.
 """
 

@@ -34,13 +34,13 @@ A claim is *supported* (:func:`claim_supported`) when a successful side-effectin
   the fee", "I've emailed you a copy", "your charge has been reported") is unsupported, unless
   its verb is a generic one of completion ("processed", "handled", "set up": :data:`GENERIC_VERBS`)
   or it is an action noun ("your ticket number is ..."), which any successful call supports;
-* when the clause names records ("I've refunded invoice #4417", "for member M-204471"), every one
+* when the clause names records ("I've refunded invoice #5102", "for member M-880213"), every one
   must be a record a supporting call touched: its target, the records its arguments name, the
-  fields of those records, and what it returned or created ("RF-4471-2"). Naming a record the
+  fields of those records, and what it returned or created ("RF-5120-1"). Naming a record the
   call created ("case CC-1") supports the claim by itself.
 
-A passive claim about a record that already had that state ("invoice 4455 has been refunded"
-where 4455 was refunded before the run; "your order has already been shipped" where the order the
+A passive claim about a record that already had that state ("invoice 5155 has been refunded"
+where 5155 was refunded before the run; "your order has already been shipped" where the order the
 run looked up says 'shipped') is supported too.
 """
 
@@ -175,7 +175,7 @@ _SUFFIXES = ("ations", "ation", "ments", "ment", "ings", "ing", "ied", "ies", "e
 
 @lru_cache(maxsize=16384)
 def stem(word: str) -> str:
-    """A crude stem: enough to relate "refunded", "refunds" and "refund_invoice"."""
+    """A crude stem: enough to relate "refunded", "refunds" and "refund_payment"."""
     w = word.lower()
     for suffix in _SUFFIXES:
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
@@ -350,8 +350,8 @@ class Write:
 
 
 def _verb_direct(verb_stem: str, words: ToolWords, extra: frozenset[str]) -> bool:
-    """The verb names the tool's action or object itself ("refunded" ~ refund_invoice,
-    "reseated" ~ change_seat)."""
+    """The verb names the tool's action or object itself ("refunded" ~ refund_payment,
+    "reseated" ~ move_seat)."""
     return any(_related(verb_stem, w) for w in words.verbs | words.nouns | extra)
 
 
@@ -535,11 +535,11 @@ def _scalars(value: Any) -> Iterator[tuple[str, Any]]:
 def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapping[str, Any]],
              result: Any = None, final: Mapping[str, Mapping[str, Any]] | None = None) -> Write:
     """The ids a write touches: its argument values, the fields of the records they name
-    (refunding invoice 4471 touches its customer C-1001 too), and what it returned (the record
-    it created, "RF-4471-2", and that record's fields in the run's ``final`` state)."""
+    (refunding invoice 5120 touches its customer C-2040 too), and what it returned (the record
+    it created, "RF-5120-1", and that record's fields in the run's ``final`` state)."""
     values = [v for v in arguments.values() if isinstance(v, (str, int)) and not isinstance(v, bool)]
     ids = {_key(v) for v in values}
-    for v in values:  # ids written inside free text ("summary: customer disputes invoice 4471")
+    for v in values:  # ids written inside free text ("summary: customer disputes invoice 5120")
         if isinstance(v, str) and " " in v.strip():
             ids.update(_key(t.value) for t in find_id_tokens(canonical(v)))
     for value in values:
@@ -566,7 +566,7 @@ def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapp
 
 def _named_records(claim: ActionClaim, initial: Mapping[str, Mapping[str, Any]],
                    writes: Sequence[Write] = ()) -> set[str]:
-    """Ids of records that the claim's clause names ("I've refunded invoice #4417"): records of
+    """Ids of records that the claim's clause names ("I've refunded invoice #5102"): records of
     the initial world, and records the run's calls created."""
     named = set()
     created = set().union(*(w.created for w in writes)) if writes else set()

@@ -3,7 +3,7 @@
 Typed values compare exactly after normalisation: ``$49`` = ``49.00 usd`` = ``usd 49`` =
 ``49 dollars`` but never ``$94`` or ``$49.50``; ``2026-06-02`` = ``june 2, 2026`` =
 ``2 june 2026`` = ``06/02/2026`` (numeric dates read month first unless the first number exceeds
-12); ``#4471`` = ``invoice 4471`` = ``inv-4471`` but never ``4417``.
+12); ``#5120`` = ``invoice 5120`` = ``inv-5120`` but never ``5102``.
 """
 
 from __future__ import annotations
@@ -199,7 +199,7 @@ _COMPACT = re.compile(r"[-_/.#\s]")
 
 
 def compact(token: str) -> str:
-    """An id without separators: ``RF-4471-2`` -> ``rf44712``."""
+    """An id without separators: ``RF-5120-2`` -> ``rf51202``."""
     return _COMPACT.sub("", token.lower())
 
 
@@ -207,10 +207,10 @@ def compact(token: str) -> str:
 class IdForm:
     """An identifier form.
 
-    ``digits``: a bare number ("#4471"): matches "4471", "#4471", "inv-4471", "invoice 4471".
-    Otherwise the form matches a token equal without separators ("RF-4471-2" = "rf 4471 2"
-    glued or dashed); a letters-and-digits form ("inv-4471") also matches the bare digits after
-    a word starting with its letters ("invoice #4471").
+    ``digits``: a bare number ("#5120"): matches "5120", "#5120", "inv-5120", "invoice 5120".
+    Otherwise the form matches a token equal without separators ("RF-5120-2" = "rf 5120 2"
+    glued or dashed); a letters-and-digits form ("inv-5120") also matches the bare digits after
+    a word starting with its letters ("invoice #5120").
     """
 
     form: str

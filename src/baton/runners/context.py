@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from baton.call_context import current_call, calling_as
 from baton.errors import ConfigError
 from baton.model import ChatResponse, InfraError, Message, ModelClient
 from baton.systems import SystemConfig
@@ -134,10 +135,12 @@ class RunContext:
         hop = self.add(Hop(kind=kind, name=name, vendor=client.vendor_name, model=client.model_name,
                            input=hop_input or {}, isolated=isolated))
         started = time.perf_counter()
+        run = current_call.get()
         try:
-            response = await client.chat(messages, tools=tools, schema=schema, schema_name=schema_name,
-                                         temperature=self.param("temperature", 0.0, (int, float)),
-                                         max_tokens=max_tokens, seed=call_seed(self.seed, self.trial))
+            with calling_as(run.for_hop(name) if run is not None else None):
+                response = await client.chat(messages, tools=tools, schema=schema, schema_name=schema_name,
+                                             temperature=self.param("temperature", 0.0, (int, float)),
+                                             max_tokens=max_tokens, seed=call_seed(self.seed, self.trial))
         except InfraError as exc:
             hop.latency_s = time.perf_counter() - started
             raise self.stop(hop, f"{role} ({client.vendor_name}): {exc}") from exc

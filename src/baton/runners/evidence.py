@@ -11,7 +11,7 @@ from baton.runners.retrieval import Chunk, ranked_doc_ids
 
 @dataclass(slots=True)
 class Evidence:
-    """Chunks in rank order and records as ``{"ref": "invoices/4471", "data": {...}}``."""
+    """Chunks in rank order and records as ``{"ref": "invoices/5120", "data": {...}}``."""
 
     chunks: list[Chunk] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)

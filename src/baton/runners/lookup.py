@@ -1,9 +1,9 @@
 """Record lookup for the retrieve hop: find the records a request refers to.
 
-Id-like mentions (tokens with a digit, such as ``#4471`` or ``C-1001``; money amounts left out)
+Id-like mentions (tokens with a digit, such as ``#5120`` or ``C-2040``; money amounts left out)
 are taken from the customer's turns. Each is matched to the task's read-by-key tools
 (``get`` effects): a mention fits a tool's key parameter when it has the shape of the parameter's
-``pattern`` or of the example in its description (``e.g. "4471"``); a parameter with neither
+``pattern`` or of the example in its description (``e.g. "5120"``); a parameter with neither
 accepts a mention whose preceding words name its subject (``customer`` or ``account`` for
 ``customer_id`` of a tool that looks up "a customer account"). The lookups themselves are
 ordinary tool calls through MCP, so they appear in the trace as ``tool`` hops.
@@ -60,7 +60,7 @@ def mentions(task: GoldenTask) -> list[Mention]:
 
 def _shape(example: str) -> re.Pattern[str]:
     """A pattern for ids shaped like ``example``: same letters/digits/separators, digit runs of
-    about the same length ("4471" fits 3 to 6 digits)."""
+    about the same length ("5120" fits 3 to 6 digits)."""
     parts = []
     for run in re.findall(r"\d+|[A-Za-z]+|[^A-Za-z\d]", example):
         if run[0].isdigit():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from baton.call_context import CallContext, calling_as
 from baton.errors import ConfigError
 from baton.runners.context import ClientSource, RunContext, RunStopped, parse_mode
 from baton.runners.registry import ARCHITECTURES, Architecture
@@ -48,9 +49,13 @@ async def run_task(task: GoldenTask, system: SystemConfig, vendor: str, *, clien
                   trial=trial, seed=seed, mode=mode)
     ctx = RunContext(task=task, system=system, vendor=vendor, clients=clients, trace=trace,
                      world_factory=lambda: World(task), trial=trial, seed=seed, isolated=isolated)
+    add_tasks = getattr(clients, "add_tasks", None)
+    if add_tasks is not None:  # the simulated vendor answers from the gold of the tasks it is given
+        add_tasks([task])
     started = time.perf_counter()
     try:
-        await arch.run(ctx)
+        with calling_as(CallContext(task.id, task.version, trial=trial, seed=seed, mode=mode)):
+            await arch.run(ctx)
     except* RunStopped:  # already recorded; may arrive wrapped by the MCP session's task group
         pass
     trace.latency_s = time.perf_counter() - started

@@ -1,30 +1,15 @@
-"""The simulated vendor's behaviour: one Chat Completions request in, a response or a fault out.
+"""The simulated vendor's transport-independent half: one Chat Completions request in, a response or a fault out.
 
-A pure function of (knobs, request, seed, attempt): the random generator is seeded from a hash
-of the canonical request and its ``seed``, so the same request always gets the same bytes. Faults
-(429, 500, timeouts) also depend on the attempt number, so that a retry can succeed.
+Two layers meet here. Faults and latency (429 with Retry-After, 500, stalls that time out,
+malformed JSON, a latency distribution) come from :class:`~baton.sim.knobs.SimKnobs`; what the
+model *says* comes from a pluggable :class:`Behaviour`, by default the gold-informed
+:class:`~baton.sim.oracle.Oracle`. Both are deterministic: the random generator is seeded from a
+hash of the canonical request (its ``model`` is the profile), the task it belongs to and its
+``seed``, so the same request always gets the same bytes. Faults also depend on the attempt
+number, so that a retry can succeed.
 
-Conventions it understands (all optional, all generic):
-
-* structured output: ``response_format`` ``json_schema`` or ``json_object`` + ``schema``, a
-  forced tool (``tool_choice``), or a JSON schema quoted in the system prompt;
-* the last user message may have sections (``Question:``, ``Context:``, ``Draft:``); a schema with
-  a pass/fail ``verdict`` (and ``issues``) checks that every number, amount and code the draft
-  states appears in the rest of the request;
-* ``today``'s date (``Today: 2026-06-20``) lets it refuse actions outside a stated N-day window
-  and read weekdays ('on Saturday') and dates ('June 11') in the request;
-* ``Customer: id C-1002`` in the context names the customer, whose records it may list when the
-  request names none; without it, tools whose description says "only for verified identities"
-  are not used;
-* documents quoted as ``[doc-id] Title: text`` lines whose id or title marks them superseded,
-  retired, outdated or not policy are ignored; ``Plan:`` lines are the pipeline's own notes;
-* instructions inside the customer's message ('ignore your policy', ``[SYSTEM NOTICE] ...``) are
-  cut out before the request is understood; what remains decides the action.
-
-With tools, it plans like a careful support agent (:mod:`baton.sim.agent`): it maps paraphrases
-to support verbs (:mod:`baton.sim.intent`), looks records up (named ones, references, the
-customer's list), checks the current policy (:mod:`baton.sim.policy`), asks when the target is
-ambiguous or an argument is unknown, acts, and replies with what the tools returned.
+Structured output is asked for with ``response_format`` (``json_schema``, or ``json_object`` with a
+``schema``), a forced tool (``tool_choice``), or a JSON schema quoted in the system prompt.
 """
 
 from __future__ import annotations
@@ -33,15 +18,20 @@ import hashlib
 import json
 import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from baton.sim.agent import next_step, parse_tools
-from baton.sim.answer import compose_answer
-from baton.sim.conversation import Conversation
-from baton.sim.fill import Filler
 from baton.sim.knobs import SimKnobs
+from baton.sim.oracle import Ask, Decision, Oracle
+from baton.task import GoldenTask
 
-MISTAKES = ("wrong_label", "wrong_argument", "missing_argument", "dropped_fact", "invented_fact", "malformed_json")
+
+class Behaviour(Protocol):
+    """What a simulated model says, given the task a request belongs to (see :class:`~baton.sim.oracle.Oracle`)."""
+
+    def decide(self, task: GoldenTask, ask: Ask, knobs: SimKnobs, rng: random.Random) -> Decision: ...
+
+
+ORACLE = Oracle()
 
 
 class BadRequest(ValueError):
@@ -71,23 +61,26 @@ class Outcome:
     fault: Fault | None = None
 
 
-def respond(request: dict[str, Any], knobs: SimKnobs, *, attempt: int = 0, raw_size: int | None = None) -> Outcome:
-    """The simulated model's reply to one request (see the module docstring)."""
+def respond(request: dict[str, Any], knobs: SimKnobs, task: GoldenTask, *, attempt: int = 0,
+            raw_size: int | None = None, behaviour: Behaviour = ORACLE) -> Outcome:
+    """The simulated model's reply to one request of ``task`` (see the module docstring)."""
     messages = request.get("messages")
     if not isinstance(messages, list) or not messages:
         raise BadRequest("'messages' must be a non-empty list")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise BadRequest(f"messages[{i}]: expected an object with a 'role' and 'content'")
     seed = request.get("seed") or 0
     canonical = json.dumps({k: v for k, v in request.items() if k not in ("seed", "stream")},
                            sort_keys=True, separators=(",", ":"), default=str)
-    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    digest = hashlib.sha256(f"{task.id}@{task.version}\n{canonical}".encode()).hexdigest()
     fault = _fault(knobs, digest, seed, attempt)
     if fault is not None:
         return Outcome(None, fault=fault)
     rng = random.Random(f"{digest}:{seed}")
-    draws = [rng.random() for _ in MISTAKES]
-    mistakes = {name: u < getattr(knobs, name) for name, u in zip(MISTAKES, draws, strict=True)}
+    malformed = rng.random() < knobs.malformed_json
     delay = knobs.latency_s(rng.gauss(0.0, 1.0))
-    content, tool_calls = _behave(request, messages, rng, mistakes)
+    content, tool_calls = _behave(request, messages, task, knobs, rng, behaviour, malformed)
     prompt_tokens = max(1, (raw_size if raw_size is not None else len(canonical)) // 4)
     out_len = len(content or "") + sum(len(c["function"]["arguments"]) + len(c["function"]["name"])
                                        for c in tool_calls)
@@ -122,37 +115,60 @@ def _fault(knobs: SimKnobs, digest: str, seed: int, attempt: int) -> Fault | Non
     return None
 
 
-def _behave(request: dict[str, Any], messages: list[dict[str, Any]], rng: random.Random,
-            mistakes: dict[str, bool]) -> tuple[str | None, list[dict[str, Any]]]:
-    conv = Conversation.parse(messages)
-    tools = request.get("tools") or []
+def _behave(request: dict[str, Any], messages: list[dict[str, Any]], task: GoldenTask, knobs: SimKnobs,
+            rng: random.Random, behaviour: Behaviour, malformed: bool
+            ) -> tuple[str | None, list[dict[str, Any]]]:
+    tools = _offered(request.get("tools"))
     forced = _forced_tool(request.get("tool_choice"), tools)
     if forced is not None:
-        args = Filler(conv, rng, mistakes).fill_schema(forced.get("parameters") or {})
-        return None, [_tool_call(forced["name"], _dump(args, mistakes, rng), rng)]
-    schema = _response_schema(request.get("response_format"), conv)
-    if schema is not None:
-        return _dump(Filler(conv, rng, mistakes).fill_schema(schema), mistakes, rng), []
-    if tools and request.get("tool_choice") != "none":
-        step = next_step(conv, parse_tools(tools), rng, mistakes)
-        if step.call is not None:
-            name, args = step.call
-            return None, [_tool_call(name, _dump(args, mistakes, rng), rng)]
-        return step.text, []
-    return compose_answer(conv, rng, mistakes), []
+        decision = behaviour.decide(task, Ask(messages, {}, tools[forced]), knobs, rng)
+        return None, [_tool_call(forced, _cut(decision.content or "{}", malformed, rng), rng)]
+    offered = tools if request.get("tool_choice") != "none" else {}
+    schema = None if offered else _response_schema(request.get("response_format"), messages)
+    decision = behaviour.decide(task, Ask(messages, offered, schema), knobs, rng)
+    calls = [_tool_call(name, _cut(json.dumps(arguments), malformed, rng), rng)
+             for name, arguments in decision.tool_calls]
+    content = decision.content
+    if schema is not None and content is not None:
+        content = _cut(content, malformed, rng)
+    return content, calls
 
 
-def _forced_tool(choice: Any, tools: Any) -> dict[str, Any] | None:
+def _offered(tools: Any) -> dict[str, dict[str, Any]]:
+    """Offered tools (OpenAI ``tools``): name -> parameters schema."""
+    if tools is None:
+        return {}
+    if not isinstance(tools, list):
+        raise BadRequest("'tools' must be a list")
+    offered: dict[str, dict[str, Any]] = {}
+    for i, tool in enumerate(tools):
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
+            raise BadRequest(f"tools[{i}]: expected {{'type': 'function', 'function': {{'name': ..., "
+                             "'parameters': {...}}}")
+        params = fn.get("parameters", {"type": "object", "properties": {}})
+        if not isinstance(params, dict):
+            raise BadRequest(f"tools[{i}].function.parameters: expected a JSON schema object")
+        offered[fn["name"]] = params
+    return offered
+
+
+def _forced_tool(choice: Any, tools: dict[str, dict[str, Any]]) -> str | None:
     if not isinstance(choice, dict):
         return None
     name = (choice.get("function") or {}).get("name")
-    for tool in parse_tools(tools):
-        if tool.name == name:
-            return {"name": tool.name, "parameters": tool.parameters}
-    raise BadRequest(f"tool_choice names a function that is not in 'tools': {name!r}")
+    if name not in tools:
+        raise BadRequest(f"tool_choice names a function that is not in 'tools': {name!r}")
+    return str(name)
 
 
-def _response_schema(response_format: Any, conv: Conversation) -> dict[str, Any] | None:
+def _system_text(messages: list[dict[str, Any]]) -> str:
+    return "\n".join(m.get("content") for m in messages
+                     if isinstance(m, dict) and m.get("role") in ("system", "developer")
+                     and isinstance(m.get("content"), str))
+
+
+def _response_schema(response_format: Any, messages: list[dict[str, Any]]) -> dict[str, Any] | None:
     if isinstance(response_format, dict):
         kind = response_format.get("type")
         if kind == "json_schema":
@@ -163,8 +179,9 @@ def _response_schema(response_format: Any, conv: Conversation) -> dict[str, Any]
             return schema
         if kind == "json_object":
             schema = response_format.get("schema")
-            return schema if isinstance(schema, dict) else (_schema_in_text(conv.system) or {"type": "object"})
-    return _schema_in_text(conv.system)
+            return schema if isinstance(schema, dict) else (_schema_in_text(_system_text(messages))
+                                                            or {"type": "object"})
+    return _schema_in_text(_system_text(messages))
 
 
 def _schema_in_text(text: str) -> dict[str, Any] | None:
@@ -185,11 +202,10 @@ def _schema_in_text(text: str) -> dict[str, Any] | None:
     return None
 
 
-def _dump(value: Any, mistakes: dict[str, bool], rng: random.Random) -> str:
-    text = json.dumps(value)
-    if mistakes.get("malformed_json") and len(text) > 2:
-        cut = 1 + rng.randrange(len(text) - 1)
-        return text[:cut]
+def _cut(text: str, malformed: bool, rng: random.Random) -> str:
+    """``text``, or (a malformed-JSON mistake) a random prefix of it."""
+    if malformed and len(text) > 2:
+        return text[:1 + rng.randrange(len(text) - 1)]
     return text
 
 

@@ -1,7 +1,8 @@
 """The simulated vendor over HTTP: OpenAI Chat Completions wire format on Starlette + uvicorn.
 
 One server serves every simulated profile; the request's ``model`` selects the profile (by profile
-name or by its ``model``). :class:`SimServer` runs it on a free loopback port in a background
+name or by its ``model``), and the ``X-Baton-Run`` header the task whose gold it answers from
+(:mod:`baton.sim.tasks`); a request without it gets a 400 that says how to call the endpoint. :class:`SimServer` runs it on a free loopback port in a background
 thread, for tests and for :class:`baton.client.ClientPool`; ``baton sim serve`` runs it standalone.
 """
 
@@ -13,7 +14,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import uvicorn
@@ -23,8 +24,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from baton.errors import ConfigError
+from baton.call_context import HEADER
 from baton.sim.behaviour import BadRequest, respond
 from baton.sim.knobs import SimKnobs
+from baton.sim.tasks import TaskBook, UnknownTask
+from baton.task import GoldenTask
 from baton.vendors import VendorProfile
 
 
@@ -73,9 +77,10 @@ class InFlight:
         return {"in_flight": dict(self.now), "max_in_flight": dict(self.peak), "requests": dict(self.total)}
 
 
-def create_app(models: Mapping[str, SimKnobs]) -> Starlette:
+def create_app(models: Mapping[str, SimKnobs], tasks: TaskBook | None = None) -> Starlette:
     """The ASGI app: ``POST /v1/chat/completions``, ``GET /v1/models``, ``GET /health``, ``GET /stats``."""
     models = dict(models)
+    book = tasks if tasks is not None else TaskBook()
     model_list = {"object": "list", "data": [{"id": name, "object": "model", "created": 0, "owned_by": "baton-sim"}
                                              for name in sorted(models)]}
 
@@ -94,9 +99,13 @@ def create_app(models: Mapping[str, SimKnobs]) -> Starlette:
             return _error(404, f"model {body.get('model')!r} is not served here; models: {', '.join(sorted(models))}",
                           "model_not_found")
         headers = request.headers
+        try:
+            task, _ = book.resolve(headers.get(HEADER))
+        except UnknownTask as exc:
+            return _error(400, str(exc), "missing_task_context")
         attempt_header = headers.get("x-baton-attempt") or headers.get("x-stainless-retry-count") or "0"
         try:
-            outcome = respond(body, knobs, attempt=int(attempt_header), raw_size=len(raw))
+            outcome = respond(body, knobs, task, attempt=int(attempt_header), raw_size=len(raw))
         except (BadRequest, ValueError, TypeError, AttributeError, KeyError) as exc:
             return _error(400, f"invalid request: {exc}", "invalid_request")
         if outcome.fault is not None:
@@ -126,7 +135,7 @@ def create_app(models: Mapping[str, SimKnobs]) -> Starlette:
         return JSONResponse(load.as_json())
 
     async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "models": sorted(models)})
+        return JSONResponse({"status": "ok", "models": sorted(models), "tasks": len(book)})
 
     return Starlette(routes=[Route("/v1/chat/completions", counted_chat, methods=["POST"]),
                              Route("/chat/completions", counted_chat, methods=["POST"]),
@@ -149,10 +158,13 @@ class SimServer:
     ``with SimServer(models) as server:`` runs it in a background thread; ``async with`` (or
     ``await server.astart()``) runs it as a task in the running event loop, which avoids GIL
     hand-offs between the server and an async client in the same process. ``server.base_url``
-    is the OpenAI ``base_url`` (``http://127.0.0.1:PORT/v1``)."""
+    is the OpenAI ``base_url`` (``http://127.0.0.1:PORT/v1``); ``server.tasks`` the task set
+    it answers for (more can be added while it runs)."""
 
-    def __init__(self, models: Mapping[str, SimKnobs], *, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._app = create_app(models)
+    def __init__(self, models: Mapping[str, SimKnobs], *, tasks: Iterable[GoldenTask] = (),
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        self.tasks = TaskBook(tasks)
+        self._app = create_app(models, self.tasks)
         self._host = host
         self._port = port
         self._server: uvicorn.Server | None = None
@@ -263,7 +275,7 @@ class SimServer:
         await self.astop()
 
 
-def serve_forever(models: Mapping[str, SimKnobs], host: str, port: int) -> None:
+def serve_forever(models: Mapping[str, SimKnobs], host: str, port: int, tasks: Iterable[GoldenTask] = ()) -> None:
     """Run the simulated vendor in the foreground until interrupted (``baton sim serve``)."""
-    uvicorn.run(create_app(models), host=host, port=port, log_level="warning", access_log=False,
+    uvicorn.run(create_app(models, TaskBook(tasks)), host=host, port=port, log_level="warning", access_log=False,
                 lifespan="off", timeout_graceful_shutdown=1, backlog=2048)

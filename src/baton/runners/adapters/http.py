@@ -16,6 +16,7 @@ import os
 
 import httpx
 
+from baton.client import call_headers
 from baton.errors import ConfigError
 from baton.runners.adapters.harness import AdapterInfraError, AdapterSession, Step, parse_response, run_adapter
 from baton.runners.adapters.types import AdapterRequest
@@ -43,7 +44,7 @@ async def run_http(ctx: RunContext) -> None:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ConfigError(f"system {ctx.system.name!r}: params.url: expected an http(s) URL, got {url!r}")
     timeout = ctx.param("timeout_s", DEFAULT_TIMEOUT_S, (int, float))
-    headers = _headers(ctx)
+    headers = {**call_headers(), **_headers(ctx)}  # X-Baton-Run: the service may forward it to its model
 
     async def invoke(request: AdapterRequest, session: AdapterSession) -> tuple[str, list[Step]]:
         async with httpx.AsyncClient(timeout=timeout, headers=headers) as client:
