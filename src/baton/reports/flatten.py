@@ -26,6 +26,8 @@ HOP_KIND_COMPONENT = {"route": "route", "retrieve": "retrieval", "generate": "an
 
 SCORE_PREFIX = "score."
 METRIC_PREFIX = "metric."
+HOP_PREFIX = "hop."        # hop reliability: 1.0 did its job, 0.0 did not, absent: not applicable
+CHOICE_PREFIX = "choice."  # the branch a model-selection hop chose
 MAX_TRACE_TEXT = 20_000
 
 
@@ -123,6 +125,10 @@ def _run_row(result: RunResult) -> dict[str, Any]:
         for name, metric in score.metrics.items():
             if metric is not None:
                 row[f"{METRIC_PREFIX}{score.component}.{name}"] = float(metric)
+    for name, verdict in grade.hops.items():
+        row[f"{HOP_PREFIX}{name}"] = None if verdict.ok is None else float(verdict.ok)
+    for name, choice in grade.choices.items():
+        row[f"{CHOICE_PREFIX}{name}"] = choice
     return row
 
 
