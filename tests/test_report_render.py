@@ -95,8 +95,10 @@ def test_markdown_is_short_escaped_and_labels_simulated(f) -> None:
     md = render_markdown(build_card(results), title="Run <1>")
     lines = md.strip().splitlines()
     assert len(lines) < 40 and len(md) < 6000  # two rows per configuration (card, hop reliability)
-    table = [line for line in lines if line.startswith("| ") and "@" in line]
+    table = [line for line in lines if line.startswith("| ") and "@" in line and " n=" in line]
     assert len(table) == 10
+    hop_table = [line for line in lines if line.startswith("| ") and "@" in line and " n=" not in line]
+    assert len(hop_table) == 10 and any(r"| a\|b @ acme |" in line for line in hop_table)
     assert all(("(simulated)" in line) == ("@ sim-" in line) for line in table)
     assert any(line.startswith(r"| a\|b @ acme |") for line in table)
     assert "Run &lt;1&gt;" in md
