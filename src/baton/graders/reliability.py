@@ -5,9 +5,12 @@ no hop of that purpose (:mod:`baton.graders.purposes`) or gold gives it nothing 
 
 * ``route``: the first ``intent_route`` hop chose gold's route label. Model-selection hops are
   never judged here (their choice is recorded in ``RunGrade.choices``).
-* ``retrieve``: every gold evidence item (document id or record ref) was retrieved by the
-  retrieval step: retrieve hops and the lookups made as part of it (tool hops whose purpose is
-  ``retrieve``). Not applicable when gold lists no evidence.
+* ``retrieve``: every gold evidence document was retrieved by the retrieval step (retrieve hops
+  and the lookups made as part of it: tool hops whose purpose is ``retrieve``), and, on a task
+  without tools, every gold evidence record too. On a task with tools, records are looked up
+  through them, which is acting (gold's tool calls name the lookups a correct run makes), so
+  records are judged there, not twice, and alike in every mode and architecture. Not
+  applicable when gold lists no evidence of the judged kinds.
 * ``act``: every gold tool call was made (in order when gold is ordered) with no extra
   side-effecting call and no forbidden action (:func:`baton.graders.tools.match_tool_calls`).
   Applicable whenever the system has an acting hop: on a task whose gold makes no call, its job
@@ -82,15 +85,17 @@ def route_reliability(task: GoldenTask, trace: Trace) -> HopReliability:
 def retrieve_reliability(task: GoldenTask, trace: Trace, calls: list[ObservedCall]) -> HopReliability:
     if not any(hop_purpose(h) == "retrieve" for h in trace.hops):
         return _na("retrieve", "no retrieval hop")
-    if not task.gold.evidence:
-        return _na("retrieve", "gold lists no evidence")
+    documents = {d.id for d in task.documents}
+    judged = [e for e in task.gold.evidence if e in documents or not task.tools]
+    if not judged:
+        return _na("retrieve", "gold lists no evidence document" if task.tools else "gold lists no evidence")
     own = [c for c in calls if hop_purpose(trace.hops[c.hop]) == "retrieve"]
     docs_trace = trace.model_copy(update={"hops": [h for h in trace.hops if hop_purpose(h) == "retrieve"]})
     got = set(retrieved_evidence(task, docs_trace, []))
     got.update(retrieved_evidence(task, trace.model_copy(update={"hops": []}), own))
-    missing = [e for e in task.gold.evidence if e not in got]
+    missing = [e for e in judged if e not in got]
     return HopReliability(hop="retrieve", ok=not missing,
-                          detail=f"missing {', '.join(missing)}" if missing else "all gold evidence retrieved")
+                          detail=f"missing {', '.join(missing)}" if missing else f"retrieved {', '.join(judged)}")
 
 
 def act_reliability(task: GoldenTask, trace: Trace, calls: list[ObservedCall]) -> HopReliability:

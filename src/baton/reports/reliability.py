@@ -46,8 +46,9 @@ RELIABILITY_DEFINITIONS: dict[str, str] = {
     "hop_reliability": (
         "Hop reliability: share of runs where the hop did its job, judged from gold, over the runs where "
         "it is applicable (runs where it is not are counted apart, never as a success). route: the "
-        "intent-routing hop chose gold's label; retrieve: every gold evidence item was retrieved by the "
-        "retrieval step; act: every gold tool call made (in order where gold requires), no extra "
+        "intent-routing hop chose gold's label; retrieve: every gold evidence document was retrieved by the "
+        "retrieval step (and every gold record on a task without tools; with tools, record lookups are "
+        "part of acting); act: every gold tool call made (in order where gold requires), no extra "
         "side-effecting call, no forbidden action; draft: the reply passes every fact check of system "
         "success (each gold fact stated and right, no forbidden claim); verify: the verdict was right "
         "(approve a passing state, reject a failing one)."),
