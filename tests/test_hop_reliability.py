@@ -108,3 +108,31 @@ async def test_a_perfect_model_is_reliable_at_every_model_hop_and_predicted_equa
     assert hops["retrieve"].isolated == hops["retrieve"].in_system
     assert all(hops[h].in_system == 1.0 for h in ("route", "act", "draft", "verify"))
     assert whole.rate == 1.0 and math.isclose(whole.reliability.predicted, hops["retrieve"].isolated)
+
+
+@pytest.mark.e2e
+async def test_isolated_is_never_below_in_system_beyond_noise_on_the_simulated_profiles(golden_set, tmp_path) -> None:
+    from baton.engine import Matrix, run_matrix
+    from baton.store import iter_results
+    from baton.vendor_config import builtin_profiles
+
+    matrix = Matrix(tasks=golden_set, systems=[BUILTIN_SYSTEMS["multi_agent"]],
+                    vendors=["sim-frontier", "sim-small"], trials=1, seed=0, modes=MODES)
+    await run_matrix(matrix, profiles=builtin_profiles(), run_dir=tmp_path / "run", concurrency=16,
+                     cache_dir=tmp_path / "cache")
+    card = build_card(iter_results(tmp_path / "run"))
+    assert len(card.configs) == 2
+    for config in card.configs:
+        rows = config.reliability.hops
+        assert {h.hop for h in rows} == {"route", "retrieve", "act", "draft", "verify"}
+        for row in rows:
+            assert row.isolated is not None and row.in_system is not None, (config.label, row)
+            noise = 1.96 * math.sqrt(row.isolated * (1 - row.isolated) / row.isolated_n
+                                     + row.in_system * (1 - row.in_system) / row.in_system_n)
+            assert row.isolated >= row.in_system - noise, (config.label, row, noise)
+        # the headline's signs agree: gap = predicted - measured, inside its own interval
+        rel = config.reliability
+        assert rel.gap == pytest.approx(rel.predicted - config.rate)
+        assert rel.gap_low <= rel.gap <= rel.gap_high
+        assert rel.waterfall[0].value == rel.predicted and rel.waterfall[-1].value == config.rate
+        assert sum(s.value for s in rel.waterfall[1:-1]) == pytest.approx(config.rate - rel.predicted)
