@@ -150,11 +150,14 @@ def viewer_trace(result: RunResult) -> dict[str, Any]:
         "failure_category": result.grade.failure_category,
         "first_divergent_hop": result.grade.first_divergent_hop,
         "failed_checks": [{"name": c.name, "detail": c.detail} for c in result.grade.checks if not c.passed],
+        "hop_verdicts": [{"hop": v.hop, "ok": v.ok, "detail": v.detail} for v in result.grade.hops.values()],
+        "choices": dict(result.grade.choices),
         "infra_error": trace.infra_error, "answer": trace.answer, "latency_s": result.latency_s,
         "cost_usd": result.usage.cost_usd,
         "hops": [{"kind": h.kind, "name": h.name, "vendor": h.vendor, "model": h.model,
                   "input": h.input, "output": h.output, "latency_s": h.latency_s, "error": h.error,
-                  "infra_error": h.infra_error, "isolated": h.isolated} for h in trace.hops],
+                  "infra_error": h.infra_error, "isolated": h.isolated, "purpose": h.purpose}
+                 for h in trace.hops],
         "final_state": trace.final_state,
     }
     return _shorten(data)
