@@ -178,3 +178,15 @@ def test_only_system_runs_feed_the_viewer_and_the_task_matrix(f) -> None:
     assert config.runs == 0 and config.rate is None and config.failures == 0
     assert config.components[0].isolated == 0.0 and config.components[0].in_system is None
     assert card.traces == [] and card.tasks == [] and card.attribution == []
+
+
+def test_gap_interval_is_a_seeded_bootstrap_over_tasks(f) -> None:
+    results = f.synthetic_results()
+    first = [(c.label, c.reliability.gap_low, c.reliability.gap_high) for c in build_card(results).configs]
+    again = [(c.label, c.reliability.gap_low, c.reliability.gap_high) for c in build_card(results).configs]
+    assert first == again  # deterministic: the same run gives the same interval
+    for config in build_card(results).configs:
+        rel = config.reliability
+        if rel.gap is not None:
+            assert rel.gap == pytest.approx(rel.predicted - config.rate)
+            assert rel.gap_low <= rel.gap + 1e-9 and rel.gap - 1e-9 <= rel.gap_high
