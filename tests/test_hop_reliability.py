@@ -116,15 +116,17 @@ async def test_isolated_is_never_below_in_system_beyond_noise_on_the_simulated_p
     from baton.store import iter_results
     from baton.vendor_config import builtin_profiles
 
-    matrix = Matrix(tasks=golden_set, systems=[BUILTIN_SYSTEMS["multi_agent"]],
+    matrix = Matrix(tasks=golden_set, systems=[BUILTIN_SYSTEMS["multi_agent"], BUILTIN_SYSTEMS["rag"]],
                     vendors=["sim-frontier", "sim-small"], trials=1, seed=0, modes=MODES)
     await run_matrix(matrix, profiles=builtin_profiles(), run_dir=tmp_path / "run", concurrency=16,
                      cache_dir=tmp_path / "cache")
     card = build_card(iter_results(tmp_path / "run"))
-    assert len(card.configs) == 2
+    assert len(card.configs) == 4
+    expected = {"multi_agent": {"route", "retrieve", "act", "draft", "verify"}, "rag": {"retrieve", "draft"}}
     for config in card.configs:
         rows = config.reliability.hops
-        assert {h.hop for h in rows} == {"route", "retrieve", "act", "draft", "verify"}
+        assert {h.hop for h in rows} == expected[config.system]
+        assert config.reliability.basis == "isolated"
         for row in rows:
             assert row.isolated is not None and row.in_system is not None, (config.label, row)
             noise = 1.96 * math.sqrt(row.isolated * (1 - row.isolated) / row.isolated_n

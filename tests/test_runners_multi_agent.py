@@ -197,7 +197,9 @@ async def test_isolated_modes(task: GoldenTask, hop: str) -> None:
 
 async def test_isolated_mode_support(task: GoldenTask) -> None:
     assert supports_mode(MULTI, "isolated:act")
-    assert not supports_mode(BUILTIN_SYSTEMS["rag"], "isolated:retrieve")
+    assert supports_mode(BUILTIN_SYSTEMS["rag"], "isolated:retrieve")
+    assert supports_mode(BUILTIN_SYSTEMS["rag"], "isolated:draft")
+    assert not supports_mode(BUILTIN_SYSTEMS["rag"], "isolated:act")
     from baton.errors import ConfigError
 
     with pytest.raises(ConfigError, match="isolated hops: none"):

@@ -1,4 +1,9 @@
-"""rag: retrieve from the task's documents, then one call with that context. It cannot act."""
+"""rag: retrieve from the task's documents, then one call with that context. It cannot act.
+
+Isolated-component mode: ``retrieve`` alone (it has no upstream hop), and ``draft``: the answer
+written from the gold evidence documents (:func:`baton.runners.gold.gold_evidence`) instead of the
+retrieved ones.
+"""
 
 from __future__ import annotations
 
@@ -37,14 +42,28 @@ def retrieve_documents(ctx: RunContext, query: str, default_k: int | None = None
     return chunks, None, time.perf_counter() - started
 
 
-@register_architecture("rag")
+@register_architecture("rag", isolated_hops=("retrieve", "draft"))
 async def run_rag(ctx: RunContext) -> None:
     """BM25 retrieval over the task's documents, then one call with the context."""
+    if ctx.isolated == "draft":
+        from baton.runners.gold import gold_evidence
+
+        chunks = gold_evidence(ctx.task).chunks
+        doc_ids = list(dict.fromkeys(c.doc_id for c in chunks))
+        response, hop = await ctx.chat("answerer", kind="generate", name="answer", isolated=True,
+                                       messages=prompts.rag(ctx.task, chunks), hop_input={"doc_ids": doc_ids})
+        hop.output = {"text": response.text}
+        ctx.trace.answer = response.text
+        return
+    isolated = ctx.isolated == "retrieve"
     query = retrieval_query(ctx)
     chunks, error, seconds = retrieve_documents(ctx, query)
     doc_ids = list(dict.fromkeys(c.doc_id for c in chunks))
     ctx.add(Hop(kind="retrieve", name="retrieve", input={"query": query}, latency_s=seconds, error=error,
-                output={"doc_ids": doc_ids, "record_ids": [], "chunks": [c.as_dict() for c in chunks]}))
+                output={"doc_ids": doc_ids, "record_ids": [], "chunks": [c.as_dict() for c in chunks]},
+                isolated=isolated))
+    if isolated:
+        return
     response, hop = await ctx.chat("answerer", kind="generate", name="answer",
                                    messages=prompts.rag(ctx.task, chunks), hop_input={"doc_ids": doc_ids})
     hop.output = {"text": response.text}
