@@ -144,7 +144,8 @@ async def test_rag_isolated_modes_retrieve_alone_and_draft_from_the_gold_documen
     drafted = await run_task(task, BUILTIN_SYSTEMS["rag"], "v", clients=recorder, mode="isolated:draft")
     (hop,) = drafted.hops
     gold_docs = [e for e in task.gold.evidence if "/" not in e]
-    assert hop.isolated and hop.input["doc_ids"] == gold_docs
+    # the same retriever over the gold documents only: every chunk the drafter sees is gold
+    assert hop.isolated and hop.input["doc_ids"] and set(hop.input["doc_ids"]) <= set(gold_docs)
     assert drafted.answer == "Refunds take 3-5 business days."
-    prompt = recorder.calls[0][0][0]["content"]
-    assert all(task.document(d).text[:40] in prompt for d in gold_docs)
+    system = await run_task(task, BUILTIN_SYSTEMS["rag"], "v", clients=Recorder())
+    assert set(system.hops[0].output["doc_ids"]) - set(gold_docs)  # the real retriever brings in others
