@@ -111,8 +111,13 @@ def test_purposes_from_the_system_and_for_built_in_architectures(c, task) -> Non
     builtin = c.make_trace(task, before=[c.route("billing_refund")], after=[c.draft("x"), c.verify("pass")])
     apply_hop_purposes(builtin, SystemConfig(name="m", architecture="multi_agent"))
     assert [h.purpose for h in builtin.hops] == ["intent_route", "act", "act", "draft", "verify"]
+    # a declared purpose Baton does not know is refused where the system is read, and again at run time
+    with pytest.raises(ValueError, match=r"hop 'router': unknown purpose 'classify'; expected one of intent_route"):
+        SystemConfig(name="s", architecture="callable", hop_purposes={"router": "classify"})
+    unchecked = SystemConfig.model_construct(name="s", architecture="callable", roles={}, params={},
+                                             description=None, hop_purposes={"router": "classify"})
     with pytest.raises(ConfigError, match=r"hop_purposes\.router: unknown purpose 'classify'"):
-        check_hop_purposes(SystemConfig(name="s", architecture="callable", hop_purposes={"router": "classify"}))
+        check_hop_purposes(unchecked)
 
 
 def test_old_grades_without_hop_reliability_still_load(c, task) -> None:

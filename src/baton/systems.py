@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ROLES = ("router", "drafter", "actor", "verifier", "answerer")
+HOP_PURPOSES = ("intent_route", "model_select", "retrieve", "draft", "act", "verify", "step")
 
 
 class SystemConfig(BaseModel):
@@ -33,6 +34,14 @@ class SystemConfig(BaseModel):
                                          "does: 'intent_route', 'model_select', 'retrieve', 'draft', "
                                          "'act', 'verify' or 'step'; only hops with gold are graded "
                                          "against gold.")
+
+    @field_validator("hop_purposes")
+    @classmethod
+    def _known_purposes(cls, value: dict[str, str]) -> dict[str, str]:
+        for hop, purpose in value.items():
+            if purpose not in HOP_PURPOSES:
+                raise ValueError(f"hop {hop!r}: unknown purpose {purpose!r}; expected one of {', '.join(HOP_PURPOSES)}")
+        return value
 
     def vendor_for(self, role: str, default_vendor: str) -> str:
         return self.roles.get(role, default_vendor)

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Literal
 
+from baton.systems import HOP_PURPOSES
 from baton.trace import Hop
 
 Purpose = Literal["intent_route", "model_select", "retrieve", "draft", "act", "verify", "step"]
-PURPOSES: tuple[Purpose, ...] = ("intent_route", "model_select", "retrieve", "draft", "act", "verify", "step")
+PURPOSES: tuple[str, ...] = HOP_PURPOSES
 
 
 def inferred_purpose(hop: Hop) -> Purpose:
