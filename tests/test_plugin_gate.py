@@ -251,13 +251,15 @@ def test_baseline_regression_fails_the_gate(pytester: pytest.Pytester) -> None:
     tasks = sorted(p.stem for p in (BILLING / "tasks").glob("*.yaml"))
     baseline = pytester.path / "baseline.json"
     write_baseline(baseline, "naive @ sim-broken", {f"billing/{t}": True for t in tasks})
-    # The broken vendor fails (nearly) every billing task; at alpha 0.3 three discordant pairs suffice.
+    # The broken vendor fails (nearly) every billing task. It is simulated, so deterministic: every
+    # task that flipped from pass to fail counts, whatever a significance test would say.
     result = run(pytester, "--baton-vendors=sim-broken", f"--baton-baseline={baseline}",
                  "--baton-gate=naive@sim-broken:no_regression,alpha=0.3")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines([
-        "FAILED gate naive @ sim-broken (--baton-gate *): no_regression: measured *% vs baseline 100.0% on "
-        "6 shared tasks, p = 0.* (mcnemar_exact), threshold p >= 0.3 or not worse (significant drop)",
+        "FAILED gate naive @ sim-broken (--baton-gate *): no_regression: measured * of 6 shared tasks flipped "
+        "from pass to fail (billing/*), threshold no task that passed in the baseline fails now "
+        "(deterministic configuration (simulated or cached): every flip counts)",
     ])
 
 
@@ -269,22 +271,39 @@ def test_change_within_noise_passes_and_baselines_round_trip(pytester: pytest.Py
     data = json.loads(saved.read_text())
     assert data["format"] == "baton-baseline/1" and len(data["outcomes"]) == 4
     assert sorted(data["task_hashes"]) == sorted({o["task_id"] for o in data["outcomes"]})
-    # One task better in the baseline than now: a change McNemar cannot tell from noise.
-    data["outcomes"][0]["success"] = not data["outcomes"][0]["success"]
-    edited = pytester.path / "edited.json"
-    edited.write_text(json.dumps(data))
-    second = run(pytester, "--baton-vendors=sim-broken", "--baton-run-dir=runs/second", f"--baton-baseline={edited}",
-                 "--baton-gate=naive@sim-broken:no_regression")
-    assert second.ret == 0, second.stdout.str()
-    second.stdout.fnmatch_lines(["gates: 0 failed, 1 passed"])
-    verdict = json.loads((pytester.path / "runs" / "second" / "gates.json").read_text())[0]
-    check = verdict["checks"][0]
-    assert check["name"] == "no_regression" and check["passed"]
-    assert "on 4 shared tasks, p = 1.0000" in check["measured"]
+    # The baseline unchanged: no task flipped, the gate passes.
+    same = run(pytester, "--baton-vendors=sim-broken", "--baton-run-dir=runs/same", f"--baton-baseline={saved}",
+               "--baton-gate=naive@sim-broken:no_regression")
+    assert same.ret == 0, same.stdout.str()
+    check = json.loads((pytester.path / "runs" / "same" / "gates.json").read_text())[0]["checks"]
+    assert [c["name"] for c in check] == ["max_error_rate", "no_regression"]
+    assert check[1]["passed"] and check[1]["measured"] == "0 of 4 shared tasks flipped from pass to fail"
     # A run directory works as a baseline too.
     third = run(pytester, "--baton-vendors=sim-broken", "--baton-run-dir=runs/third",
                 f"--baton-baseline={pytester.path / 'runs' / 'first'}", "--baton-gate=naive@sim-broken:no_regression")
     assert third.ret == 0
+
+
+def test_one_task_flipped_on_a_deterministic_vendor_fails_no_regression_and_names_it(
+        pytester: pytest.Pytester) -> None:
+    make_project(pytester, task_filter="billing/refund-*,billing/duplicate-*")
+    saved = pytester.path / "baseline.json"
+    assert run(pytester, "--baton-vendors=sim-broken", "--baton-run-dir=runs/first",
+               f"--baton-save-baseline={saved}").ret == 0
+    data = json.loads(saved.read_text())
+    # One task that fails now passed in the baseline: one of four, p = 1.0 for McNemar, yet on a
+    # simulated (deterministic) vendor the flip is a regression.
+    flipped = next(o for o in data["outcomes"] if not o["success"])
+    flipped["success"] = True
+    edited = pytester.path / "edited.json"
+    edited.write_text(json.dumps(data))
+    result = run(pytester, "--baton-vendors=sim-broken", "--baton-run-dir=runs/second",
+                 f"--baton-baseline={edited}", "--baton-gate=naive@sim-broken:no_regression")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"FAILED gate naive @ sim-broken *no_regression: measured 1 of 4 shared tasks "
+                                 f"flipped from pass to fail ({flipped['task_id']}), *"])
+    check = json.loads((pytester.path / "runs" / "second" / "gates.json").read_text())[0]["checks"][-1]
+    assert check["name"] == "no_regression" and not check["passed"] and flipped["task_id"] in check["measured"]
 
 
 def test_missing_baseline_is_reported_before_anything_runs(pytester: pytest.Pytester) -> None:

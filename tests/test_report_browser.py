@@ -108,6 +108,8 @@ def test_report_renders_and_the_viewer_shows_payloads_as_text(browser, report: P
         assert viewer.locator("li.hop .kind").all_inner_texts()[:2] == ["ROUTE", "RETRIEVE"]
         assert "wrong arguments" in viewer.locator("li.hop.failed").first.inner_text()
         assert "state: invoice 4471" in viewer.locator("ul.checks").inner_text()
+        verdicts = viewer.locator("ul.hop-verdicts li").all_inner_texts()
+        assert verdicts and all(v.split(": ")[1].split(" ")[0] in ("yes", "NO", "n/a") for v in verdicts)
         output = viewer.locator("li.hop").first.locator("pre").last.text_content()
         assert PAYLOAD in output.replace('\\"', '"')
         # nothing from the payloads became an element

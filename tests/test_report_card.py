@@ -70,10 +70,21 @@ def test_components_predicted_and_gap(f) -> None:
     assert comps["tool"].isolated == 1.0 and comps["tool"].isolated_n == 2
     assert comps["route"].isolated is None
     assert comps["retrieval"].metrics == {"mrr": 0.5, "recall": 1.0}
-    assert ma.predicted == pytest.approx(2 / 3)
-    # reference: isolated tool 1.0, in-system route/retrieval/answer/verifier 1.0 -> 1.0
-    assert ma.gap_reference == pytest.approx(1.0) and ma.gap_basis == "mixed"
-    assert ma.gap == pytest.approx(1 / 3)
+    hops = {h.hop: h for h in ma.reliability.hops}
+    assert list(hops) == ["route", "retrieve", "act", "draft", "verify"]
+    assert hops["act"].in_system == pytest.approx(2 / 3) and hops["act"].in_system_n == 3
+    assert hops["act"].isolated == 1.0 and hops["act"].isolated_n == 2
+    assert hops["act"].upstream_cost == pytest.approx(1 / 3)
+    # predicted: isolated act 1.0 times in-system route/retrieve/draft/verify 1.0 (no isolated runs)
+    assert ma.predicted == pytest.approx(1.0) and ma.reliability.basis == "mixed"
+    assert ma.gap == pytest.approx(1 / 3)  # predicted - measured: the system does worse
+    low, high = ma.reliability.gap_low, ma.reliability.gap_high
+    assert low is not None and high is not None and low <= ma.gap <= high
+    steps = [(s.label, round(s.value, 6)) for s in ma.reliability.waterfall]
+    assert steps == [("predicted", 1.0), ("act: upstream errors", round(-1 / 3, 6)),
+                     ("hops failing together (rest)", 0.0), ("measured", round(2 / 3, 6))]
+    (fix,) = ma.reliability.fix_first
+    assert fix.hop == "act" and fix.success_if_right == pytest.approx(1.0) and fix.gain == pytest.approx(1 / 3)
 
 
 def test_failure_attribution_cost_and_latency(f) -> None:
@@ -125,11 +136,24 @@ def test_isolated_component_for_known_and_adapter_hop_names(f) -> None:
     assert isolated_component("isolated:planner", result.trace) == "route"
 
 
-def test_no_component_scores_gives_no_prediction_and_no_gap(f) -> None:
-    card = build_card([f.make_result("t/a", "naive", "acme", components={"answer": None})])
+def test_no_applicable_hop_gives_no_prediction_and_no_gap(f) -> None:
+    # a third-party task set with nothing for the draft hop to judge: no vacuous 1.0
+    card = build_card([f.make_result("t/a", "naive", "acme", status="failed", first_hop="generate",
+                                     components={"answer": None})])
     config = card.configs[0]
     assert config.components == [] and config.predicted is None and config.gap is None
-    assert config.gap_basis == "none"
+    assert config.reliability.basis == "none" and config.reliability.hops == []
+
+
+def test_old_results_without_hop_reliability_still_build_a_card(f) -> None:
+    old = f.make_result("t/a", "multi_agent", "acme")
+    data = old.model_dump(mode="json")
+    del data["grade"]["hops"], data["grade"]["choices"]
+    from baton.result import RunResult
+
+    card = build_card([RunResult.model_validate(data)])
+    (config,) = card.configs
+    assert config.rate == 1.0 and config.predicted is None and config.components
 
 
 def test_empty_run_gives_an_empty_card() -> None:
@@ -142,7 +166,8 @@ def test_card_frame_has_one_row_per_configuration(f) -> None:
     assert len(frame) == 9
     assert set(frame["simulated"]) == {True, False}
     assert {"success_rate", "success_ci_low", "pass_hat_k", "predicted_success", "coordination_gap",
-            "tool_isolated", "cost_per_success_usd", "latency_p95_s"} <= set(frame.columns)
+            "coordination_gap_ci_low", "act_reliability_isolated", "draft_reliability_in_system",
+            "tool_isolated", "cost_per_success_usd", "latency_p95_s", "mostly_errors"} <= set(frame.columns)
 
 
 def test_only_system_runs_feed_the_viewer_and_the_task_matrix(f) -> None:
@@ -153,3 +178,15 @@ def test_only_system_runs_feed_the_viewer_and_the_task_matrix(f) -> None:
     assert config.runs == 0 and config.rate is None and config.failures == 0
     assert config.components[0].isolated == 0.0 and config.components[0].in_system is None
     assert card.traces == [] and card.tasks == [] and card.attribution == []
+
+
+def test_gap_interval_is_a_seeded_bootstrap_over_tasks(f) -> None:
+    results = f.synthetic_results()
+    first = [(c.label, c.reliability.gap_low, c.reliability.gap_high) for c in build_card(results).configs]
+    again = [(c.label, c.reliability.gap_low, c.reliability.gap_high) for c in build_card(results).configs]
+    assert first == again  # deterministic: the same run gives the same interval
+    for config in build_card(results).configs:
+        rel = config.reliability
+        if rel.gap is not None:
+            assert rel.gap == pytest.approx(rel.predicted - config.rate)
+            assert rel.gap_low <= rel.gap + 1e-9 and rel.gap - 1e-9 <= rel.gap_high

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from baton.manifest import Environment, Manifest, RunConfig, TaskRef, write_manifest
-from baton.result import Check, ComponentScore, RunGrade, RunKey, RunResult
+from baton.result import Check, ComponentScore, HopReliability, RunGrade, RunKey, RunResult
 from baton.systems import SystemConfig
 from baton.trace import Hop, Trace, Usage
 from baton.vendors import VendorProfile
@@ -32,6 +32,7 @@ HOP_PLANS: dict[str, list[tuple[str, str]]] = {
 }
 COMPONENTS = {"naive": ["answer"], "rag": ["retrieval", "answer"],
               "multi_agent": ["route", "retrieval", "tool", "answer", "verifier"]}
+COMPONENT_HOP = {"route": "route", "retrieval": "retrieve", "tool": "act", "answer": "draft", "verifier": "verify"}
 HOP_TO_COMPONENT = {"route": "route", "retrieve": "retrieval", "generate": "answer", "tool": "tool",
                     "verify": "verifier"}
 
@@ -40,8 +41,12 @@ def make_result(task_id: str, system: str, vendor: str, *, trial: int = 0, mode:
                 status: str = "passed", first_hop: str | None = None, category: str | None = None,
                 components: dict[str, float | None] | None = None, answer: str = "Refunded $49.",
                 simulated: bool | None = None, cost: float = 0.002, latency: float = 1.5,
-                hop_output: Any = None, architecture: str | None = None) -> RunResult:
-    """One run. ``components`` maps component -> score (None: no score); default from the plan."""
+                hop_output: Any = None, architecture: str | None = None,
+                reliability: dict[str, bool | None] | None = None, choices: dict[str, str] | None = None,
+                extra_metrics: dict[str, dict[str, float]] | None = None) -> RunResult:
+    """One run. ``components`` maps component -> score (None: no score); default from the plan.
+    ``reliability`` maps hop -> did it do its job (None: not applicable); default: each
+    component's hop, right when its score is >= 0.5."""
     architecture = architecture or (system if system in HOP_PLANS else "naive")
     simulated = VENDORS.get(vendor, False) if simulated is None else simulated
     plan = HOP_PLANS[architecture]
@@ -65,10 +70,15 @@ def make_result(task_id: str, system: str, vendor: str, *, trial: int = 0, mode:
         if status == "failed" and first_hop in HOP_TO_COMPONENT:
             components[HOP_TO_COMPONENT[first_hop]] = 0.0
     scores = {c: ComponentScore(component=c, score=v, passed=None if v is None else v >= 0.5,
-                                metrics=_metrics(c, v)) for c, v in components.items()}
+                                metrics={**_metrics(c, v), **(extra_metrics or {}).get(c, {})})
+              for c, v in components.items()}
+    if reliability is None:
+        reliability = {COMPONENT_HOP[c]: None if v is None else v >= 0.5 for c, v in components.items()}
+    verdicts = {h: HopReliability(hop=h, ok=ok) for h, ok in reliability.items()}
     checks = [Check(name="state", passed=status != "failed" or first_hop != "tool", detail="invoice 4471"),
               Check(name="facts", passed=status != "failed", detail="missing: refund_reference")]
     grade = RunGrade(status=status, checks=checks if status != "error" else [], components=scores,
+                     hops=verdicts if status != "error" else {}, choices=choices or {},
                      failure_category=category if status == "failed" else None,
                      first_divergent_hop=first_hop if status == "failed" else None)
     usage = Usage(input_tokens=100 * len(plan), output_tokens=20 * len(plan), cost_usd=cost, calls=len(plan))

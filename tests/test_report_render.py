@@ -94,17 +94,21 @@ def test_markdown_is_short_escaped_and_labels_simulated(f) -> None:
     results.append(f.make_result("t/x", "a|b", "acme", status="failed", first_hop="generate"))
     md = render_markdown(build_card(results), title="Run <1>")
     lines = md.strip().splitlines()
-    assert len(lines) < 30 and len(md) < 4000
-    table = [line for line in lines if line.startswith("| ") and "@" in line]
+    assert len(lines) < 40 and len(md) < 6000  # two rows per configuration (card, hop reliability)
+    table = [line for line in lines if line.startswith("| ") and "@" in line and " n=" in line]
     assert len(table) == 10
+    hop_table = [line for line in lines if line.startswith("| ") and "@" in line and " n=" not in line]
+    assert len(hop_table) == 10 and any(r"| a\|b @ acme |" in line for line in hop_table)
     assert all(("(simulated)" in line) == ("@ sim-" in line) for line in table)
     assert any(line.startswith(r"| a\|b @ acme |") for line in table)
-    assert "Run \\<1\\>" in md
+    assert "Run &lt;1&gt;" in md
     assert "Where failures start" in md
 
 
 def test_md_escape() -> None:
-    assert md_escape("a|b<c>*d*\n[e](f)") == r"a\|b\<c\>\*d\* \[e\](f)"
+    assert md_escape("a|b<c>*d*\n[e](f)") == r"a\|b&lt;c&gt;\*d\* \[e\](f)"
+    # '&' would start an entity GitHub renders: "&lt;script&gt;" must read as typed
+    assert md_escape("Tom & Jerry &lt;b&gt; ~~x~~ `c`") == r"Tom &amp; Jerry &amp;lt;b&amp;gt; \~\~x\~\~ \`c\`"
     assert md_escape(None) == ""
 
 

@@ -135,3 +135,17 @@ def test_lookup_links_mentions_to_read_tools(task: GoldenTask) -> None:
     assert [(p.tool, p.param, p.value, p.collection) for p in plan] == [("get_invoice", "invoice_id", "4471", "invoices")]
     money = task.model_copy(update={"request": "You charged me $19 twice on June 11, account C-1001."})
     assert [(p.tool, p.value) for p in plan_lookups(money, limit=3)] == [("get_customer", "C-1001")]
+
+
+async def test_rag_isolated_modes_retrieve_alone_and_draft_from_the_gold_documents(task: GoldenTask) -> None:
+    alone = await run_task(task, BUILTIN_SYSTEMS["rag"], "v", clients=Recorder(), mode="isolated:retrieve")
+    assert [(h.kind, h.isolated) for h in alone.hops] == [("retrieve", True)] and alone.answer == ""
+    recorder = Recorder()
+    drafted = await run_task(task, BUILTIN_SYSTEMS["rag"], "v", clients=recorder, mode="isolated:draft")
+    (hop,) = drafted.hops
+    gold_docs = [e for e in task.gold.evidence if "/" not in e]
+    # the same retriever over the gold documents only: every chunk the drafter sees is gold
+    assert hop.isolated and hop.input["doc_ids"] and set(hop.input["doc_ids"]) <= set(gold_docs)
+    assert drafted.answer == "Refunds take 3-5 business days."
+    system = await run_task(task, BUILTIN_SYSTEMS["rag"], "v", clients=Recorder())
+    assert set(system.hops[0].output["doc_ids"]) - set(gold_docs)  # the real retriever brings in others

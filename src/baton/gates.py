@@ -10,16 +10,24 @@ Gates are declared in the project's ``pyproject.toml`` and on the command line
     min_success_lower_bound = 0.60    # lower end of its 95% Wilson interval
     max_cost_per_task = 0.01          # USD per system run (infrastructure errors included)
     max_p95_latency_s = 5.0           # end-to-end p95 of counted runs
-    max_error_rate = 0.05             # infrastructure errors / system runs
-    no_regression = true              # no significant drop against the baseline
+    max_error_rate = 0.05             # infrastructure errors / system runs (default 0.5, always checked)
+    max_gap = 0.10                    # coordination gap = predicted - measured success
+    no_regression = true              # no task flipped (deterministic) / no significant drop (stochastic)
     alpha = 0.05                      # significance level of that test
 
 Measurements come from the report card (:mod:`baton.reports.aggregate`), so a gate and the card
-never disagree. "No regression" pairs the tasks the baseline and this run share (same id,
-version and content hash) and applies :func:`baton.stats.paired_test` through
-:func:`baton.reports.diff.compare_frames`: exact McNemar with one trial per task, Wilcoxon
-signed-rank on per-task success rates otherwise. A configuration the baseline lacks is reported
-as not compared and does not fail.
+never disagree. Every gate also checks the infrastructure-error rate: with no ``max_error_rate``
+of its own, :data:`DEFAULT_MAX_ERROR_RATE` applies, so a configuration whose runs mostly errored
+(its success rate resting on a few counted runs) never passes a gate.
+
+"No regression" pairs the tasks the baseline and this run share (same id, version and content
+hash). On a *deterministic* configuration (every system run served by a simulated vendor or
+entirely from the response cache) the same task and trial give the same outcome, so any
+(task, trial) that passed in the baseline and fails now fails the gate, naming the tasks. On a
+stochastic one it applies :func:`baton.stats.paired_test` through
+:func:`baton.reports.diff.compare_frames` (exact McNemar with one trial per task, Wilcoxon
+signed-rank on per-task success rates otherwise), and its message lists the tasks that flipped
+either way. A configuration the baseline lacks is reported as not compared and does not fail.
 """
 
 from __future__ import annotations
@@ -46,9 +54,11 @@ __all__ = ["Gate", "DeclaredGate", "GateCheck", "GateVerdict", "Baseline", "BASE
            "evaluate_gates", "verdicts_json", "load_baseline", "baseline_from_run", "save_baseline"]
 
 DEFAULT_ALPHA = 0.05
+DEFAULT_MAX_ERROR_RATE = 0.5
+MAX_NAMED_TASKS = 10
 BASELINE_FORMAT = "baton-baseline/1"
 THRESHOLDS = ("min_success", "min_success_lower_bound", "max_cost_per_task", "max_p95_latency_s",
-              "max_error_rate", "no_regression")
+              "max_error_rate", "max_gap", "no_regression")
 
 
 class Gate(BaseModel):
@@ -63,6 +73,7 @@ class Gate(BaseModel):
     max_cost_per_task: float | None = Field(default=None, ge=0)
     max_p95_latency_s: float | None = Field(default=None, gt=0)
     max_error_rate: float | None = Field(default=None, ge=0, le=1)
+    max_gap: float | None = Field(default=None, ge=-1, le=1)
     no_regression: bool = False
     alpha: float | None = Field(default=None, gt=0, lt=1)
 
@@ -333,7 +344,7 @@ def _cache_note(runs: pd.DataFrame, label: str) -> str:
 
 def _check_config(gate: Gate, card: ConfigCard, *, default_alpha: float, baseline: Baseline | None,
                   outcomes: pd.DataFrame | None, candidate_hashes: Mapping[str, str] | None,
-                  cache_note: str) -> list[GateCheck]:
+                  cache_note: str, deterministic: bool = False) -> list[GateCheck]:
     checks: list[GateCheck] = []
     counted = f"{card.successes}/{card.counted} counted runs"
     if gate.min_success is not None:
@@ -358,19 +369,67 @@ def _check_config(gate: Gate, card: ConfigCard, *, default_alpha: float, baselin
         checks.append(GateCheck("max_p95_latency_s", p95 is not None and p95 <= gate.max_p95_latency_s,
                                 f"{p95:.3f} s" if p95 is not None else "no counted runs",
                                 f"<= {gate.max_p95_latency_s:.3f} s", cache_note))
-    if gate.max_error_rate is not None:
-        rate = card.infra_errors / card.runs if card.runs else None
-        checks.append(GateCheck("max_error_rate", rate is not None and rate <= gate.max_error_rate,
-                                _pct(rate) if rate is not None else "no runs", f"<= {_pct(gate.max_error_rate)}",
-                                f"{card.infra_errors}/{card.runs} runs were infrastructure errors"))
+    error_limit = gate.max_error_rate if gate.max_error_rate is not None else DEFAULT_MAX_ERROR_RATE
+    rate = card.infra_errors / card.runs if card.runs else None
+    default_note = "" if gate.max_error_rate is not None else "; default limit, set max_error_rate to change it"
+    checks.append(GateCheck("max_error_rate", rate is not None and rate <= error_limit,
+                            _pct(rate) if rate is not None else "no runs", f"<= {_pct(error_limit)}",
+                            f"{card.infra_errors}/{card.runs} runs were infrastructure errors{default_note}"))
+    if gate.max_gap is not None:
+        gap = card.gap
+        rel = card.reliability
+        interval = (f"95% interval [{rel.gap_low * 100:+.1f}, {rel.gap_high * 100:+.1f}] pts; "
+                    if rel.gap_low is not None and rel.gap_high is not None else "")
+        checks.append(GateCheck(
+            "max_gap", gap is not None and gap <= gap_limit(gate.max_gap),
+            f"{gap * 100:+.1f} pts" if gap is not None else "no predicted success (no hop reliability)",
+            f"<= {gate.max_gap * 100:+.1f} pts",
+            f"{interval}predicted {_pct(card.predicted) if card.predicted is not None else '-'} - measured "
+            f"{_pct(card.rate) if card.rate is not None else '-'}"))
     if gate.no_regression:
         checks.append(_regression_check(card.label, gate.alpha or default_alpha, baseline, outcomes,
-                                        candidate_hashes))
+                                        candidate_hashes, deterministic))
     return checks
 
 
+def gap_limit(value: float) -> float:
+    """The max_gap threshold, with a tolerance for float rounding."""
+    return value + 1e-12
+
+
+def _deterministic(runs: pd.DataFrame, label: str) -> bool:
+    """Every counted system run was served by a simulated vendor or wholly from the cache."""
+    if runs.empty:
+        return False
+    mine = runs[(runs["config"] == label) & (runs["mode"] == "system") & ~runs["infra_error"]]
+    if mine.empty:
+        return False
+    cached = (mine["calls"] > 0) & (mine["cached_calls"] >= mine["calls"])
+    return bool((mine["simulated"].astype(bool) | cached).all())
+
+
+def _named(tasks: list[str]) -> str:
+    shown = ", ".join(tasks[:MAX_NAMED_TASKS])
+    return shown + (f" and {len(tasks) - MAX_NAMED_TASKS} more" if len(tasks) > MAX_NAMED_TASKS else "")
+
+
+def _flips(base: pd.DataFrame, cand: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(task[#trial]s that passed in the baseline and fail now, those that failed and pass now),
+    pairing runs by task and trial."""
+    merged = base.merge(cand, on=["task_id", "trial"], suffixes=("_base", "_cand"))
+    several = merged.groupby("task_id")["trial"].nunique().max() > 1 if not merged.empty else False
+
+    def names(frame: pd.DataFrame) -> list[str]:
+        return [f"{t}#{int(k)}" if several else str(t)
+                for t, k in sorted(zip(frame["task_id"], frame["trial"], strict=True))]
+
+    worse = merged[merged["success_base"].astype(bool) & ~merged["success_cand"].astype(bool)]
+    better = merged[~merged["success_base"].astype(bool) & merged["success_cand"].astype(bool)]
+    return names(worse), names(better)
+
+
 def _regression_check(label: str, alpha: float, baseline: Baseline | None, outcomes: pd.DataFrame | None,
-                      candidate_hashes: Mapping[str, str] | None) -> GateCheck:
+                      candidate_hashes: Mapping[str, str] | None, deterministic: bool = False) -> GateCheck:
     from baton.reports.diff import WORSE, compare_frames
 
     if baseline is None or outcomes is None:
@@ -383,14 +442,23 @@ def _regression_check(label: str, alpha: float, baseline: Baseline | None, outco
         why = "the baseline has no runs of it" if base.empty else "no unchanged task in common"
         return GateCheck("no_regression", True, "not compared", threshold, f"{why}; baseline {baseline.source}")
     base, cand = base[base["task_id"].isin(shared)], cand[cand["task_id"].isin(shared)]
+    worse, better = _flips(base, cand)
+    flipped = "; ".join(filter(None, [f"passed in the baseline, fail now: {_named(worse)}" if worse else "",
+                                      f"failed in the baseline, pass now: {_named(better)}" if better else ""]))
+    if deterministic:
+        measured = (f"{len(worse)} of {len(shared)} shared tasks flipped from pass to fail"
+                    f"{f' ({_named(worse)})' if worse else ''}")
+        return GateCheck("no_regression", not worse, measured, "no task that passed in the baseline fails now",
+                         "deterministic configuration (simulated or cached): every flip counts"
+                         + (f"; {flipped}" if better else ""))
     diff = compare_frames(base, cand, baseline=baseline.source, candidate=Path("."), alpha=alpha)
     change = next(c for c in diff.configs if c.config == label)
     measured = (f"{_pct(change.candidate or 0.0)} vs baseline {_pct(change.baseline or 0.0)} on "
                 f"{change.paired_n} shared tasks")
     if change.p_value is not None:
         measured += f", p = {change.p_value:.4f} ({change.method})"
-    return GateCheck("no_regression", change.flag != WORSE, measured, threshold,
-                     "significant drop" if change.flag == WORSE else "")
+    note = "; ".join(filter(None, ["significant drop" if change.flag == WORSE else "", flipped]))
+    return GateCheck("no_regression", change.flag != WORSE, measured, threshold, note)
 
 
 def evaluate_gates(gates: Sequence[DeclaredGate], card: ReportCard, *, outcomes: pd.DataFrame | None = None,
@@ -411,7 +479,8 @@ def evaluate_gates(gates: Sequence[DeclaredGate], card: ReportCard, *, outcomes:
         for config in matching:
             checks = _check_config(gate, config, default_alpha=default_alpha, baseline=baseline,
                                    outcomes=outcomes, candidate_hashes=candidate_hashes,
-                                   cache_note=_cache_note(card.runs, config.label))
+                                   cache_note=_cache_note(card.runs, config.label),
+                                   deterministic=_deterministic(card.runs, config.label))
             verdicts.append(GateVerdict(declared, config.label, tuple(checks)))
     return verdicts
 

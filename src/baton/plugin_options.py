@@ -65,7 +65,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("no-cache", "flag", "bypass the response cache"),
     Option("gate", "gates", "a gate, SYSTEM[@VENDOR]:KEY=VALUE,... with keys min_success, "
            "min_success_lower_bound, max_cost_per_task, max_p95_latency_s, max_error_rate, "
-           "no_regression, alpha (repeatable; adds to [[tool.baton.gates]])", "SPEC"),
+           "max_gap, no_regression, alpha (repeatable; adds to [[tool.baton.gates]])", "SPEC"),
     Option("baseline", "path", "baseline for no_regression gates: a run directory or a file written "
            "by --baton-save-baseline", "PATH"),
     Option("save-baseline", "path", "write this run's outcomes as a compact baseline file", "PATH", ini=False),

@@ -49,6 +49,27 @@ class ComponentScore(BaseModel):
     detail: str = ""
 
 
+ReliabilityHop = Literal["route", "retrieve", "act", "draft", "verify"]
+RELIABILITY_HOPS: tuple[ReliabilityHop, ...] = ("route", "retrieve", "act", "draft", "verify")
+
+
+class HopReliability(BaseModel):
+    """Did one hop of a run do its job, judged against gold (see :mod:`baton.graders.reliability`).
+
+    ``ok`` is None when the hop is not applicable to the run: the system has no such hop, or gold
+    gives it nothing to judge. Such runs are counted apart, never as a free success."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hop: ReliabilityHop
+    ok: bool | None = None
+    detail: str = ""
+
+    @property
+    def applicable(self) -> bool:
+        return self.ok is not None
+
+
 class RunGrade(BaseModel):
     """The graders' verdict on one trace."""
 
@@ -62,6 +83,10 @@ class RunGrade(BaseModel):
     judge: dict[str, Any] | None = Field(default=None, description="LLM judge verdict, model and prompt, if enabled.")
     unjudged: list[str] = Field(default_factory=list,
                                 description="Free-text assertions of the task that no judge graded.")
+    hops: dict[str, HopReliability] = Field(default_factory=dict, description="hop -> did it do its job "
+                                            "(absent in results written before hop reliability existed).")
+    choices: dict[str, str] = Field(default_factory=dict, description="model-selection hop name -> the "
+                                    "branch it chose (reported by choice, never graded against gold).")
 
 
 class RunKey(BaseModel):

@@ -13,9 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 ROLES = ("router", "drafter", "actor", "verifier", "answerer")
+HOP_PURPOSES = ("intent_route", "model_select", "retrieve", "draft", "act", "verify", "step")
 
 
 class SystemConfig(BaseModel):
@@ -53,6 +54,14 @@ class SystemConfig(BaseModel):
     def base_dir(self) -> Path | None:
         """The project folder relative adapter targets resolve against; None: the working directory."""
         return self._origin[1] if self._origin else None
+
+    @field_validator("hop_purposes")
+    @classmethod
+    def _known_purposes(cls, value: dict[str, str]) -> dict[str, str]:
+        for hop, purpose in value.items():
+            if purpose not in HOP_PURPOSES:
+                raise ValueError(f"hop {hop!r}: unknown purpose {purpose!r}; expected one of {', '.join(HOP_PURPOSES)}")
+        return value
 
     def vendor_for(self, role: str, default_vendor: str) -> str:
         return self.roles.get(role, default_vendor)

@@ -1,8 +1,9 @@
 """Graders: a run's trace against its golden task.
 
 :func:`grade_run` is pure and synchronous: system success as separate checks
-(:mod:`~baton.graders.system`), the failure category, per-hop component scores (route,
-retrieval, tool, answer, verifier) and, for failed runs, the first hop that diverged from gold
+(:mod:`~baton.graders.system`), the failure category, per hop whether it did its job
+(:mod:`~baton.graders.reliability`), the choices of model-selection hops, per-hop component
+scores as diagnostics (route, retrieval, tool, answer, verifier) and, for failed runs, the first hop that diverged from gold
 (:mod:`~baton.graders.attribution`). The optional LLM judge lives in :mod:`~baton.graders.judge`.
 """
 
@@ -13,6 +14,7 @@ from baton.graders.answer import evidence_texts, grade_answer
 from baton.graders.attribution import first_divergent_hop
 from baton.graders.calls import observed_calls
 from baton.graders.facts import Extracted
+from baton.graders.reliability import hop_reliability, model_choices
 from baton.graders.retrieval import grade_retrieval
 from baton.graders.route import grade_route
 from baton.graders.spans import AnswerText
@@ -57,9 +59,13 @@ def grade_run(task: GoldenTask, trace: Trace) -> RunGrade:
         grade_verifier(verifier, bool(trace.hops_of("verify"))),
     ]
     components = {c.component: c for c in scored if c is not None}
+    hops = hop_reliability(task, trace, calls, verdict, verifier, users)
+    choices = model_choices(trace)
     unjudged = list(task.gold.assertions)  # graded only by an LLM judge (graders.judge)
     if verdict.passed:
-        return RunGrade(status="passed", checks=verdict.checks, components=components, unjudged=unjudged)
-    return RunGrade(status="failed", checks=verdict.checks, components=components, unjudged=unjudged,
+        return RunGrade(status="passed", checks=verdict.checks, components=components, hops=hops,
+                        choices=choices, unjudged=unjudged)
+    return RunGrade(status="failed", checks=verdict.checks, components=components, hops=hops, choices=choices,
+                    unjudged=unjudged,
                     failure_category=verdict.category,
                     first_divergent_hop=first_divergent_hop(trace, components, verdict, verifier))

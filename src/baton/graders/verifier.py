@@ -4,7 +4,9 @@ The state the first verify hop judged is the run up to that hop: the latest gene
 before it (the draft) and the tool calls made before it, or, when none was made yet, the calls
 the draft requested (a plan verified before acting). That state is *failing* when it took a
 forbidden action, its calls diverge from gold (a gold call missing, out of order, or an extra
-side effect), or the draft misses a gold fact or makes a forbidden claim.
+side effect), or the draft fails a fact check of system success (a gold fact missing or wrong, a
+forbidden claim: the same checks as the draft hop's reliability,
+:func:`baton.graders.reliability.draft_checks`).
 
 Per run: ``flagged`` (verdict 'fail'), ``pre_failing``, ``catch`` (flagged, when pre_failing;
 else None) and ``false_alarm`` (flagged, when not pre_failing; else None). Averaged over runs,
@@ -16,10 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from baton.graders.answer import check_facts
 from baton.graders.calls import ObservedCall, forbidden_hits
-from baton.graders.facts import Extracted
-from baton.graders.spans import AnswerText
 from baton.graders.tools import match_tool_calls
 from baton.result import ComponentScore
 from baton.task import GoldenTask
@@ -69,12 +68,11 @@ def judge_pre_verify(task: GoldenTask, trace: Trace, calls: list[ObservedCall], 
     match = match_tool_calls(task, task.gold.tool_calls, judged, task.gold.ordered)
     if not match.passed(len(task.gold.tool_calls)):
         reasons.append("tool calls diverge from gold")
+    from baton.graders.reliability import draft_checks  # it imports the system grader
+
     draft = str(trace.hops[draft_index].output.get("text")) if draft_index is not None else ""
-    report = check_facts(task, Extracted(AnswerText(draft, user_texts)))
-    if report.missing:
-        reasons.append(f"draft misses {', '.join(report.missing)}")
-    if report.claims:
-        reasons.append("draft makes a forbidden claim")
+    reasons += [f"draft fails {c.name} ({c.detail})" for c in draft_checks(task, trace, calls, draft, user_texts)
+                if not c.passed]
     return bool(reasons), reasons
 
 

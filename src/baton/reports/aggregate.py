@@ -7,14 +7,12 @@ Definitions (they are also printed in every report, see :data:`DEFINITIONS`):
   they are reported apart. The interval is Wilson's, 95%.
 * **pass^k**: k is the number of trials per task. For each task with ``n >= k`` counted trials of
   which ``c`` passed, ``C(c, k) / C(n, k)`` (unbiased), averaged over tasks.
-* **Component score** ``s_c`` of a component c (route, retrieval, tool, answer, verifier): the
-  mean over counted runs of the grader's ``ComponentScore.score`` (or ``passed`` as 0/1 when it
-  has no score); components an architecture lacks have no score. *In-system* uses the system
-  runs; *isolated* uses the runs in mode ``isolated:<hop>`` measuring c (hop fed gold inputs).
-* **Predicted system success**: the product of the in-system component scores, i.e. the success
-  to expect if hops failed independently.
-* **Coordination gap**: ``mean_c(isolated s_c, or in-system s_c where c has no isolated runs)
-  - measured system success``. Positive: the system does worse than its parts suggest.
+* **Hop reliability, predicted, coordination gap, decomposition, fix this first, branches**: see
+  :mod:`baton.reports.reliability` (the card's core measure).
+* **Component score** ``s_c`` of a component c (route, retrieval, tool, answer, verifier): a
+  diagnostic beside hop reliability: the mean over counted runs of the grader's
+  ``ComponentScore.score``, with its detailed metrics (precision, MRR, coverage, catch and
+  false-alarm rates). *In-system* uses the system runs; *isolated* the ``isolated:<hop>`` runs.
 * **Failure attribution**: among failed runs (not infrastructure errors), the share whose first
   divergent hop (the first hop that departed from gold) is each hop kind.
 * **Cost per task**: total cost of the system runs / their number (infrastructure errors
@@ -32,8 +30,9 @@ import pandas as pd
 
 from baton.manifest import Manifest
 from baton.reports.flatten import METRIC_PREFIX, SCORE_PREFIX, SYSTEM_MODE, Flattened, flatten
+from baton.reports.reliability import RELIABILITY_DEFINITIONS, Reliability, reliability
 from baton.result import RunResult
-from baton.stats import coordination_gap, mean_pass_hat_k, predicted_success, proportion
+from baton.stats import mean_pass_hat_k, proportion
 
 COMPONENT_ORDER = ("route", "retrieval", "tool", "answer", "verifier")
 HOP_ORDER = ("route", "retrieve", "generate", "tool", "verify")
@@ -44,14 +43,11 @@ DEFINITIONS: dict[str, str] = {
                "excluded and counted apart), with a 95% Wilson interval.",
     "pass_k": "pass^k: for each task with n >= k counted trials of which c passed, C(c,k)/C(n,k); "
               "averaged over tasks (k = trials per task).",
-    "component": "Component score: mean over counted runs of the grader's score for that hop (route, "
-                 "retrieval, tool, answer, verifier); in-system from system runs, isolated from "
-                 "isolated:<hop> runs (the hop fed gold inputs).",
-    "predicted": "Predicted system success: product of the in-system component scores (what "
-                 "independent hop failures would give).",
-    "gap": "Coordination gap = mean over components of the isolated score (the in-system score "
-           "where a component has no isolated runs) minus measured system success. Positive: the "
-           "system does worse than its parts suggest.",
+    **RELIABILITY_DEFINITIONS,
+    "component": "Component score (diagnostic): mean over counted runs of the grader's score for that hop "
+                 "(route, retrieval, tool, answer, verifier) with its detailed metrics (precision, MRR, "
+                 "fact coverage, catch and false-alarm rates); in-system from system runs, isolated from "
+                 "isolated:<hop> runs. Not a probability that the hop did its job: not used for predicted.",
     "attribution": "Failure attribution: share of failed runs (infrastructure errors excluded) whose "
                    "first divergent hop is each hop kind.",
     "cost": "Cost per task: total cost of system runs / runs; per successful task: total cost / "
@@ -108,10 +104,7 @@ class ConfigCard:
     k: int
     pass_k: float | None
     components: list[ComponentRow]
-    predicted: float | None
-    gap_reference: float | None
-    gap: float | None
-    gap_basis: str
+    reliability: Reliability
     failures: int
     failure_hops: list[Share]
     failure_categories: list[Share]
@@ -122,6 +115,21 @@ class ConfigCard:
     hop_latency: list[Latency]
     isolated_runs: int
 
+    @property
+    def predicted(self) -> float | None:
+        """Product of the hops' isolated reliability (see :mod:`baton.reports.reliability`)."""
+        return self.reliability.predicted
+
+    @property
+    def gap(self) -> float | None:
+        """Coordination gap = predicted − measured (positive: the system does worse)."""
+        return self.reliability.gap
+
+    @property
+    def mostly_errors(self) -> bool:
+        """Fewer counted runs than half the runs: the success rate rests on few runs."""
+        return self.runs > 0 and self.counted * 2 < self.runs
+
     def as_row(self) -> dict[str, Any]:
         """A flat record for card.csv / card.json."""
         row: dict[str, Any] = {
@@ -130,9 +138,14 @@ class ConfigCard:
             "counted_runs": self.counted, "successes": self.successes,
             "infra_errors": self.infra_errors, "success_rate": self.rate,
             "success_ci_low": self.ci_low, "success_ci_high": self.ci_high, "k": self.k,
-            "pass_hat_k": self.pass_k, "predicted_success": self.predicted,
-            "gap_reference": self.gap_reference, "coordination_gap": self.gap,
-            "gap_basis": self.gap_basis, "failures": self.failures,
+            "pass_hat_k": self.pass_k, "mostly_errors": self.mostly_errors,
+            "predicted_success": self.predicted, "predicted_basis": self.reliability.basis,
+            "coordination_gap": self.gap, "coordination_gap_ci_low": self.reliability.gap_low,
+            "coordination_gap_ci_high": self.reliability.gap_high,
+            "verify_recovered": self.reliability.recovered,
+            "fix_first": self.reliability.fix_first[0].hop if self.reliability.fix_first else None,
+            "fix_first_gain": self.reliability.fix_first[0].gain if self.reliability.fix_first else None,
+            "failures": self.failures,
             "top_failure_hop": self.failure_hops[0].name if self.failure_hops else None,
             "top_failure_hop_share": self.failure_hops[0].share if self.failure_hops else None,
             "cost_total_usd": self.cost_total, "cost_per_task_usd": self.cost_per_task,
@@ -141,6 +154,12 @@ class ConfigCard:
             "latency_p95_s": self.latency.p95 if self.latency else None,
             "isolated_runs": self.isolated_runs,
         }
+        for hop in self.reliability.hops:
+            row[f"{hop.hop}_reliability_isolated"] = hop.isolated
+            row[f"{hop.hop}_reliability_in_system"] = hop.in_system
+            row[f"{hop.hop}_isolated_runs"] = hop.isolated_n
+            row[f"{hop.hop}_in_system_runs"] = hop.in_system_n
+            row[f"{hop.hop}_in_system_not_applicable"] = hop.in_system_not_applicable
         for comp in self.components:
             row[f"{comp.component}_in_system"] = comp.in_system
             row[f"{comp.component}_isolated"] = comp.isolated
@@ -225,19 +244,14 @@ def _config_card(system: str, vendor: str, group: pd.DataFrame, hops: pd.DataFra
     prop = proportion(successes, len(counted))
     k, pass_k = _pass_k(sysrun)
     components = _components(counted, isolated)
-    in_system = [c.in_system for c in components if c.in_system is not None]
-    predicted = predicted_success(in_system) if in_system else None
-    reference, basis = _gap_reference(components)
-    gap = (coordination_gap(reference, prop.rate)
-           if reference is not None and prop.rate is not None else None)
     cost_total = float(sysrun["cost_usd"].sum())
     return ConfigCard(
         label=str(group["config"].iloc[0]), system=system, vendor=vendor,
         architecture=str(group["architecture"].iloc[0]), simulated=bool(group["simulated"].any()),
         runs=len(sysrun), counted=len(counted), successes=successes,
         infra_errors=int(sysrun["infra_error"].sum()), rate=prop.rate, ci_low=prop.low,
-        ci_high=prop.high, k=k, pass_k=pass_k, components=components, predicted=predicted,
-        gap_reference=reference, gap=gap, gap_basis=basis,
+        ci_high=prop.high, k=k, pass_k=pass_k, components=components,
+        reliability=reliability(group, prop.rate),
         failures=int((sysrun["status"] == "failed").sum()),
         failure_hops=_failure_shares(sysrun, "first_divergent_hop", HOP_ORDER),
         failure_categories=_failure_shares(sysrun, "failure_category", ()),
@@ -283,20 +297,6 @@ def _components(counted: pd.DataFrame, isolated: pd.DataFrame) -> list[Component
 
 def _component_sort_key(name: str) -> tuple[int, str]:
     return (COMPONENT_ORDER.index(name) if name in COMPONENT_ORDER else len(COMPONENT_ORDER), name)
-
-
-def _gap_reference(components: list[ComponentRow]) -> tuple[float | None, str]:
-    values, isolated = [], 0
-    for comp in components:
-        if comp.isolated is not None:
-            values.append(comp.isolated)
-            isolated += 1
-        elif comp.in_system is not None:
-            values.append(comp.in_system)
-    if not values:
-        return None, "none"
-    basis = "isolated" if isolated == len(values) else ("in-system" if isolated == 0 else "mixed")
-    return sum(values) / len(values), basis
 
 
 def _failure_shares(runs: pd.DataFrame, column: str, order: tuple[str, ...]) -> list[Share]:

@@ -16,7 +16,7 @@ BAR_H = 14
 PLOT_W = WIDTH - LABEL_W - VALUE_W
 
 COLORS = {"part": "#9db7d5", "isolated": "#c9b6e4", "predicted": "#f0c27b", "measured": "#2f6690",
-          "gap": "#c0392b"}
+          "gap": "#c0392b", "rise": "#3c8d5a"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,38 +65,66 @@ def _svg(body: str, height: float, title: str) -> Markup:
         f'.ci{{stroke:#111;stroke-width:1.4}}</style>{body}</svg>')
 
 
-def component_chart(card: ConfigCard) -> Markup:
-    """Bars for one configuration: each component (in-system, isolated), predicted and measured."""
+def hop_chart(card: ConfigCard) -> Markup:
+    """Bars for one configuration: each hop's reliability isolated and in-system, predicted, measured."""
+    rel = card.reliability
     bars: list[Bar] = []
-    for comp in card.components:
-        bars.append(Bar(f"{comp.component} (in-system)", comp.in_system, COLORS["part"]))
-        if comp.isolated is not None:
-            bars.append(Bar(f"{comp.component} (isolated)", comp.isolated, COLORS["isolated"]))
-    bars.append(Bar("predicted (product)", card.predicted, COLORS["predicted"]))
+    for hop in rel.hops:
+        bars.append(Bar(f"{hop.hop} (isolated)", hop.isolated, COLORS["isolated"]))
+        bars.append(Bar(f"{hop.hop} (in-system)", hop.in_system, COLORS["part"]))
+    bars.append(Bar("predicted (product)", rel.predicted, COLORS["predicted"]))
     bars.append(Bar("measured system", card.rate, COLORS["measured"], card.ci_low, card.ci_high))
     height = len(bars) * ROW_H + 4
     body = _axis(height) + "".join(_bar_svg(bar, 4 + i * ROW_H) for i, bar in enumerate(bars))
-    return _svg(body, height, f"Components versus system: {card.label}")
+    return _svg(body, height, f"Hop reliability versus system success: {card.label}")
+
+
+def waterfall_chart(card: ConfigCard) -> Markup:
+    """From predicted to measured: each step a floating bar (red: a drop, green: a rise)."""
+    steps = card.reliability.waterfall
+    if not steps:
+        return Markup("")
+    parts: list[str] = []
+    level = 0.0
+    for i, step in enumerate(steps):
+        y = 4 + i * ROW_H
+        if step.kind == "total":
+            start, end, color, text = 0.0, step.value, (COLORS["predicted"] if i == 0 else COLORS["measured"]), \
+                f"{step.value:.0%}"
+            level = step.value
+        else:
+            start, end = level, level + step.value
+            color = COLORS["gap"] if step.value < 0 else COLORS["rise"]
+            text = f"{step.value * 100:+.1f} pts"
+            level = end
+        left, right = sorted((start, end))
+        parts.append(f'<text x="{LABEL_W - 6}" y="{y + BAR_H - 3}" text-anchor="end">{escape(step.label)}</text>')
+        parts.append(f'<rect x="{_x(left):.1f}" y="{y}" width="{max(_x(right) - _x(left), 1.0):.1f}" '
+                     f'height="{BAR_H}" fill="{color}"><title>{escape(step.label)}: {escape(text)}</title></rect>')
+        parts.append(f'<text x="{WIDTH - 4}" y="{y + BAR_H - 3}" text-anchor="end">{escape(text)}</text>')
+    height = len(steps) * ROW_H + 4
+    return _svg(_axis(height) + "".join(parts), height, f"From predicted to measured: {card.label}")
 
 
 def gap_chart(cards: list[ConfigCard]) -> Markup:
-    """Per configuration: mean component score (the parts) above measured system success.
-
-    The distance between the two bars is the coordination gap.
-    """
+    """Per configuration: predicted success (product of isolated hop reliability) above measured
+    system success; the distance between the two bars is the coordination gap."""
     rows: list[str] = []
     y = 4.0
     for card in cards:
         suffix = " (simulated)" if card.simulated else ""
         rows.append(f'<text x="4" y="{y + 11}" font-weight="bold">{escape(card.label + suffix)}</text>')
         y += 16
-        rows.append(_bar_svg(Bar("parts (mean score)", card.gap_reference, COLORS["part"]), y))
+        rows.append(_bar_svg(Bar("predicted (product)", card.predicted, COLORS["predicted"]), y))
         y += ROW_H
         rows.append(_bar_svg(Bar("system (measured)", card.rate, COLORS["measured"], card.ci_low,
                                  card.ci_high), y))
         y += ROW_H
         if card.gap is not None:
-            rows.append(f'<text x="{LABEL_W}" y="{y + 10}" fill="{COLORS["gap"]}">gap '
-                        f'{card.gap * 100:+.1f} pts</text>')
+            rel = card.reliability
+            interval = (f" [{rel.gap_low * 100:+.1f}, {rel.gap_high * 100:+.1f}]"
+                        if rel.gap_low is not None and rel.gap_high is not None else "")
+            rows.append(f'<text x="{LABEL_W}" y="{y + 10}" fill="{COLORS["gap"]}">gap = predicted − measured '
+                        f'{card.gap * 100:+.1f} pts{interval}</text>')
         y += 18
     return _svg(_axis(y) + "".join(rows), y, "Coordination gap per configuration")

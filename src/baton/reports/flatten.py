@@ -26,6 +26,8 @@ HOP_KIND_COMPONENT = {"route": "route", "retrieve": "retrieval", "generate": "an
 
 SCORE_PREFIX = "score."
 METRIC_PREFIX = "metric."
+HOP_PREFIX = "hop."        # hop reliability: 1.0 did its job, 0.0 did not, absent: not applicable
+CHOICE_PREFIX = "choice."  # the branch a model-selection hop chose
 MAX_TRACE_TEXT = 20_000
 
 
@@ -123,6 +125,10 @@ def _run_row(result: RunResult) -> dict[str, Any]:
         for name, metric in score.metrics.items():
             if metric is not None:
                 row[f"{METRIC_PREFIX}{score.component}.{name}"] = float(metric)
+    for name, verdict in grade.hops.items():
+        row[f"{HOP_PREFIX}{name}"] = None if verdict.ok is None else float(verdict.ok)
+    for name, choice in grade.choices.items():
+        row[f"{CHOICE_PREFIX}{name}"] = choice
     return row
 
 
@@ -144,11 +150,14 @@ def viewer_trace(result: RunResult) -> dict[str, Any]:
         "failure_category": result.grade.failure_category,
         "first_divergent_hop": result.grade.first_divergent_hop,
         "failed_checks": [{"name": c.name, "detail": c.detail} for c in result.grade.checks if not c.passed],
+        "hop_verdicts": [{"hop": v.hop, "ok": v.ok, "detail": v.detail} for v in result.grade.hops.values()],
+        "choices": dict(result.grade.choices),
         "infra_error": trace.infra_error, "answer": trace.answer, "latency_s": result.latency_s,
         "cost_usd": result.usage.cost_usd,
         "hops": [{"kind": h.kind, "name": h.name, "vendor": h.vendor, "model": h.model,
                   "input": h.input, "output": h.output, "latency_s": h.latency_s, "error": h.error,
-                  "infra_error": h.infra_error, "isolated": h.isolated} for h in trace.hops],
+                  "infra_error": h.infra_error, "isolated": h.isolated, "purpose": h.purpose}
+                 for h in trace.hops],
         "final_state": trace.final_state,
     }
     return _shorten(data)

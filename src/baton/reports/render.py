@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from baton import __version__
 from baton.reports.aggregate import ReportCard
-from baton.reports.charts import component_chart, gap_chart
+from baton.reports.charts import gap_chart, hop_chart, waterfall_chart
 from baton.reports.diff import RunDiff
 from baton.reports.rundir import run_facts
 
@@ -52,15 +52,20 @@ def fmt_num(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|<>#])")
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]|#~])")
+_HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
 
 
 def md_escape(value: Any) -> str:
-    """Text safe in a Markdown table cell (GitHub renders inline HTML, so '<' is escaped too)."""
+    """Text safe in a Markdown table cell: GitHub renders inline HTML and entities, so ``& < > "``
+    become HTML entities; the other characters with meaning inside a line (``\\ ` * _ { } [ ] | #
+    ~``) are backslash-escaped, so links, emphasis, code and table cells cannot open; line breaks
+    become spaces."""
     if value is None:
         return ""
-    text = str(value).replace("\r", " ").replace("\n", " ")
-    return _MD_SPECIAL.sub(r"\\\1", text)
+    text = str(value).replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return "".join(_HTML_ENTITIES.get(ch, ch) for ch in text)
 
 
 _FILTERS = {"pct": fmt_pct, "points": fmt_points, "usd": fmt_usd, "secs": fmt_secs, "num": fmt_num}
@@ -100,7 +105,7 @@ def render_html(card: ReportCard, *, title: str = "Baton report") -> str:
            f"form-action 'none'; script-src '{_csp_hash(script)}'")
     return _html_env().get_template("report.html.j2").render(
         card=card, title=title, csp=csp, css=Markup(_asset("report.css")), script=Markup(script),
-        gap_chart=gap_chart(card.configs), component_chart=component_chart,
+        gap_chart=gap_chart(card.configs), hop_chart=hop_chart, waterfall_chart=waterfall_chart,
         facts=run_facts(card.manifest), version=__version__)
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from baton.reports.aggregate import ReportCard
@@ -27,11 +28,24 @@ def write_card_csv(card: ReportCard, out_dir: Path) -> Path:
     return path
 
 
+def _finite(value: object) -> object:
+    """JSON-safe: NaN and infinities become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_card_json(card: ReportCard, out_dir: Path) -> Path:
     """The card as JSON: definitions, overall failure attribution, one record per configuration."""
     path = Path(out_dir) / CARD_JSON
     frame = card.card_frame()
     records = json.loads(frame.to_json(orient="records")) if not frame.empty else []
+    for record, config in zip(records, card.configs, strict=True):
+        record["reliability"] = _finite(config.reliability.as_json())
     document = {
         "run": dict(run_facts(card.manifest)),
         "definitions": card.definitions,

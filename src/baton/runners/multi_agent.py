@@ -18,9 +18,11 @@ Hops and roles:
   ``params.max_revisions`` rounds (default 1).
 
 Isolated-component mode runs one hop with gold inputs from :mod:`baton.runners.gold`:
-``route`` alone; ``retrieve`` with the gold route; ``draft`` and ``act`` with the gold route and
-evidence; ``verify`` with the gold route and evidence, the gold tool calls replayed on the world,
-and the system's own draft and answer written from them.
+``route`` alone; ``retrieve`` with the gold route; ``act`` with the gold route and evidence;
+``draft`` with the gold route and evidence and the gold tool calls replayed on the world: the
+plan, then the reply written from the gold tool results (what the drafter would have had if every
+upstream hop had been right); ``verify`` with the same, the system's own draft and reply written
+from them, then the verdict.
 """
 
 from __future__ import annotations
@@ -234,16 +236,16 @@ async def _run_isolated(ctx: RunContext, hop: str) -> None:
             await retrieve_hop(ctx, session, route, isolated=True)
         return
     evidence = gold.gold_evidence(task)
-    if hop == "draft":
-        ctx.trace.answer = await draft_hop(ctx, route, evidence, isolated=True)
-    elif hop == "act":
+    if hop == "act":
         async with ToolSession(world_server(ctx.world)) as session:
             _, ctx.trace.answer = await act_hop(ctx, session, route, evidence, None, isolated=True)
-    else:  # verify
-        plan = await draft_hop(ctx, route, evidence, isolated=True)
-        outcomes = gold.replay_gold_calls(task, ctx.world)
-        for outcome in outcomes:
-            record_tool(ctx, "act", outcome, isolated=True)
-        reply = await answer_hop(ctx, route, evidence, plan, outcomes, isolated=True)
-        ctx.trace.answer = reply
+        return
+    # draft and verify: the drafter writes from gold evidence and the gold tool results
+    plan = await draft_hop(ctx, route, evidence, isolated=True)
+    outcomes = gold.replay_gold_calls(task, ctx.world)
+    for outcome in outcomes:
+        record_tool(ctx, "act", outcome, isolated=True)
+    reply = await answer_hop(ctx, route, evidence, plan, outcomes, isolated=True)
+    ctx.trace.answer = reply
+    if hop == "verify":
         await verify_hop(ctx, evidence, outcomes, reply, isolated=True)

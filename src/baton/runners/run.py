@@ -7,6 +7,7 @@ import time
 from baton.call_context import CallContext, calling_as
 from baton.errors import ConfigError
 from baton.runners.context import ClientSource, RunContext, RunStopped, parse_mode
+from baton.runners.purposes import apply_hop_purposes, check_hop_purposes
 from baton.runners.registry import ARCHITECTURES, Architecture
 from baton.systems import SystemConfig
 from baton.task import GoldenTask
@@ -45,6 +46,7 @@ async def run_task(task: GoldenTask, system: SystemConfig, vendor: str, *, clien
         supported = ", ".join(arch.isolated_hops) or "none"
         raise ConfigError(f"system {system.name!r}: architecture {arch.name!r} cannot run mode {mode!r} "
                           f"(isolated hops: {supported})")
+    check_hop_purposes(system)
     trace = Trace(task_id=task.id, task_version=task.version, system=system.name, architecture=arch.name,
                   trial=trial, seed=seed, mode=mode)
     ctx = RunContext(task=task, system=system, vendor=vendor, clients=clients, trace=trace,
@@ -59,6 +61,7 @@ async def run_task(task: GoldenTask, system: SystemConfig, vendor: str, *, clien
     except* RunStopped:  # already recorded; may arrive wrapped by the MCP session's task group
         pass
     trace.latency_s = time.perf_counter() - started
+    apply_hop_purposes(trace, system)
     # an untouched world is the task's initial state: shared, not copied (traces are read-only)
     trace.final_state = ctx.world.snapshot() if ctx.world_started else task.world.collections
     trace.usage = trace.total_usage()

@@ -55,6 +55,19 @@
       });
       body.appendChild(list);
     }
+    var verdicts = t.hop_verdicts || [];
+    if (verdicts.length) {
+      body.appendChild(el("h3", null, "Did each hop do its job?"));
+      var hopList = el("ul", "hop-verdicts");
+      verdicts.forEach(function (v) {
+        var mark = v.ok === null ? "n/a" : (v.ok ? "yes" : "NO");
+        hopList.appendChild(el("li", null, v.hop + ": " + mark + (v.detail ? " (" + v.detail + ")" : "")));
+      });
+      body.appendChild(hopList);
+    }
+    Object.keys(t.choices || {}).forEach(function (name) {
+      body.appendChild(el("p", "n", "model selection " + name + ": " + t.choices[name]));
+    });
     body.appendChild(el("h3", null, "Answer"));
     body.appendChild(el("pre", "answer", t.answer || "(no answer)"));
     body.appendChild(el("h3", null, "Hops (" + t.hops.length + ")"));
@@ -65,6 +78,7 @@
       top.appendChild(el("span", "n", "#" + (i + 1)));
       top.appendChild(el("span", "kind", h.kind));
       top.appendChild(el("strong", null, h.name));
+      if (h.purpose) { top.appendChild(el("span", "n", h.purpose)); }
       top.appendChild(el("span", "n", h.latency_s.toFixed(2) + " s"));
       if (h.vendor || h.model) { top.appendChild(el("span", "n", [h.vendor, h.model].filter(Boolean).join(" / "))); }
       if (h.isolated) { top.appendChild(el("span", "n", "isolated (gold inputs)")); }
