@@ -38,9 +38,7 @@ structured_output = "json_schema"
 [tool.baton.vendors.sim-broken.sim]
 wrong_label = 1.0
 wrong_argument = 1.0
-missing_argument = 1.0
 dropped_fact = 1.0
-invented_fact = 1.0
 """
 
 DOWN_VENDOR = """
