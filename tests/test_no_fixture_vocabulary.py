@@ -44,11 +44,10 @@ def general_words() -> frozenset[str]:
 
 
 def _walk(value: Any, found: set[str]) -> None:
+    """Add every e-mail address found in ``value`` (nested dicts and lists) to ``found``."""
     if isinstance(value, dict):
-        for key, item in value.items():
+        for item in value.values():
             _walk(item, found)
-            if isinstance(key, str) and key == "emails":
-                continue
     elif isinstance(value, list):
         for item in value:
             _walk(item, found)

@@ -210,11 +210,10 @@ def _neutral(schema: dict[str, Any]) -> Any:
     return {"array": [], "number": 0, "integer": 0, "boolean": True, "object": {}}.get(schema.get("type"), "")
 
 
-def _reviewed_text(seen: Seen, messages_last_assistant: str = "") -> str:
-    match = None
-    for match in _REVIEWED.finditer(seen.last_user):
-        pass
-    return seen.last_user[match.end():] if match else seen.last_user
+def _reviewed_text(seen: Seen) -> str:
+    """The reply under review: what follows the last 'Reply to check:' (or similar) of the user turn."""
+    matches = list(_REVIEWED.finditer(seen.last_user))
+    return seen.last_user[matches[-1].end():] if matches else seen.last_user
 
 
 def _seen_actions(seen: Seen) -> list[SeenCall]:
