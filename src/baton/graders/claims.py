@@ -276,6 +276,12 @@ def tool_words(spec: ToolSpec) -> ToolWords:
     return ToolWords(families, frozenset(stem(v) for v in verbs), nouns)
 
 
+@per_object
+def _writing_tools(tools: Sequence[ToolSpec]) -> dict[str, ToolWords]:
+    """The side-effecting tools of a task's tool list, with their words."""
+    return {spec.name: tool_words(spec) for spec in tools if spec.side_effect}
+
+
 @dataclass(frozen=True, slots=True)
 class ActionClaim:
     """One claim of a performed action in the answer."""
@@ -362,8 +368,22 @@ def _verb_relates(verb_stem: str, verb_family: str | None, words: ToolWords, ext
                                         or any(family(w) == verb_family for w in extra))
 
 
+@lru_cache(maxsize=4096)
+def _by_prefix(stems: frozenset[str]) -> dict[str, tuple[str, ...]]:
+    """Stems of at least four letters, by their first four (what :func:`_related` needs)."""
+    index: dict[str, list[str]] = {}
+    for w in stems:
+        if len(w) >= 4:
+            index.setdefault(w[:4], []).append(w)
+    return {k: tuple(v) for k, v in index.items()}
+
+
 def _object_relates(objects: set[str], words: ToolWords, extra: frozenset[str]) -> bool:
-    return any(_related(a, b) for a in objects for b in words.nouns | extra)
+    for stems in (words.nouns, extra):
+        index = _by_prefix(stems)
+        if index and any(_related(a, b) for a in objects if len(a) >= 4 for b in index.get(a[:4], ())):
+            return True
+    return False
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,7 +430,7 @@ def claim_supported(claim: ActionClaim, tools: Sequence[ToolSpec], writes: Seque
         return True
     verb_stem, verb_family = lemma(claim.verb), family(claim.verb)
     objects = {stem(w) for w in _WORDS.findall(claim.scope or claim.clause)} - {verb_stem}
-    specs = {spec.name: tool_words(spec) for spec in tools if spec.side_effect}
+    specs = _writing_tools(tools)
     direct = {n for n, w in specs.items() if _verb_direct(verb_stem, w, frozenset())}
     by_verb = direct or {n for n, w in specs.items() if _verb_relates(verb_stem, verb_family, w, frozenset())}
     by_object = {n for n, w in specs.items() if _object_relates(objects, w, frozenset())}
@@ -541,12 +561,18 @@ def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapp
     ids = {_key(v) for v in values}
     for v in values:  # ids written inside free text ("summary: customer disputes invoice 4471")
         if isinstance(v, str) and " " in v.strip():
-            ids.update(_key(t.value) for t in find_id_tokens(canonical(v)))
+            ids.update(_ids_in_text(v))
+    touch = _touch_cache(initial)
     for value in values:
-        for records, rid in _lookups(initial, str(value)):
-            ids.add(_key(rid))
-            if isinstance(records[rid], Mapping):
-                ids.update(_key(v) for v in records[rid].values() if isinstance(v, (str, int)))
+        raw = str(value)
+        if raw not in touch:
+            found: set[str] = set()
+            for records, rid in _lookups(initial, raw):
+                found.add(_key(rid))
+                if isinstance(records[rid], Mapping):
+                    found.update(_key(v) for v in records[rid].values() if isinstance(v, (str, int)))
+            touch[raw] = frozenset(found)
+        ids.update(touch[raw])
     created = set()
     for key, value in _scalars(result):
         if isinstance(value, (str, int)) and not isinstance(value, bool):
@@ -562,6 +588,17 @@ def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapp
     words = frozenset(stem(w) for v in arguments.values() if isinstance(v, str)
                       for w in re.split(r"[_\W]+", v.lower()) if len(w) >= 4 and not any(c.isdigit() for c in w))
     return Write(name, frozenset(ids), frozenset(created), words)
+
+
+@per_object
+def _touch_cache(initial: Mapping[str, Mapping[str, Any]]) -> dict[str, frozenset[str]]:
+    """Per initial world: argument value -> ids of the records it names and of their fields."""
+    return {}
+
+
+@lru_cache(maxsize=4096)
+def _ids_in_text(text: str) -> frozenset[str]:
+    return frozenset(_key(t.value) for t in find_id_tokens(canonical(text)))
 
 
 def _named_records(claim: ActionClaim, initial: Mapping[str, Mapping[str, Any]],
