@@ -96,9 +96,15 @@ NON_ACTION_VERBS = frozenset("""
     leave manage seem use base test double go come feel think know show spend appreciate
     recommend suggest advise remind happen like tried pleased excited sorry glad
     prepare compile draft write gather collect organize organise simplify format lay break
+    work figure discover estimate count monitor focus cover clarify address match assess evaluate
+    interpret quote cite reference link browse scan talk hear wait
     """.split())
-# Phrasal verbs of writing the answer itself: "I've put together the steps", "I've noted down".
-_ANSWER_PARTICLE = re.compile(r"\s+(?:together|down)\b")
+# Phrasal verbs of writing the answer itself or of looking ("I've put together the steps",
+# "I've taken a look", "I've made sure", "I've shared the steps below"): no act on the world.
+_ANSWER_PARTICLE = re.compile(
+    r"\s+(?:together\b|down\b|out\b|sure\b|certain\b|a\s+(?:look|peek|glance|note|moment)\b|"
+    r"some\s+(?:digging|research|checking|reading)\b)")
+_SHARED_WITH = re.compile(r"[^.;:!?\n]{0,60}\bwith\b")
 # Decisions that belong to an authority (a reviewer, a manager): a passive one ("has been
 # approved") claims an act of the system only where one of the task's tools makes that decision.
 AUTHORITY_VERBS = frozenset("approve deny reject accept authorize authorise decide review sign clear".split())
@@ -308,6 +314,8 @@ def find_action_claims(answer: AnswerText) -> list[ActionClaim]:
             if kind in ("first_person", "organisation"):
                 if not is_action_verb(verb) or _ANSWER_PARTICLE.match(answer.text, m.end("verb")):
                     continue
+                if verb == "shared" and not _SHARED_WITH.match(answer.text, m.end("verb")):
+                    continue  # "I've shared the steps below" vs "shared your case with billing"
                 if (kind == "first_person" and m.group("subj") == "we" and not m.group("aux").strip()
                         and family(verb) is None):
                     continue
