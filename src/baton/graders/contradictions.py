@@ -39,6 +39,7 @@ class Contradiction:
 
     fact: str
     value: str
+    expected: str = ""  # the fact's first form, for the report
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,6 @@ def find_contradictions(facts: Sequence[Fact], unstated: Sequence[Fact], found: 
             value = answer.text[start:end]
             if _matches_any(value, facts) or not answer.asserted(start, end, after=False):
                 continue
-            out.append(Contradiction(fact.id, value))
+            out.append(Contradiction(fact.id, value, fact.forms[0]))
             break
     return out
