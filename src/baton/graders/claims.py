@@ -37,7 +37,10 @@ A claim is *supported* (:func:`claim_supported`) when a successful side-effectin
 * when the clause names records ("I've refunded invoice #4417", "for member M-204471"), every one
   must be a record a supporting call touched: its target, the records its arguments name, the
   fields of those records, and what it returned or created ("RF-4471-2"). Naming a record the
-  call created ("case CC-1") supports the claim by itself.
+  call created ("case CC-1") supports the claim by itself;
+* when the clause names amounts of money ("I've credited your account with $10"), one of them
+  must be among a supporting call's numbers (unless the answer misstates a value the task names,
+  a fact's or a forbidden claim's: that is a wrong fact or a forbidden claim, not another act).
 
 A passive claim about a record that already had that state ("invoice 4455 has been refunded"
 where 4455 was refunded before the run; "your order has already been shipped" where the order the
@@ -48,6 +51,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -55,7 +59,7 @@ from typing import Any
 from baton.graders.memo import per_object
 from baton.graders.spans import AnswerText
 from baton.graders.text import canonical
-from baton.graders.values import find_id_tokens
+from baton.graders.values import find_id_tokens, find_money
 from baton.task import GoldenTask, ToolSpec
 
 # Action families: base verbs (and a few action nouns) grouped by what they do to a record.
@@ -361,6 +365,7 @@ class Write:
     ids: frozenset[str]
     created: frozenset[str] = frozenset()
     words: frozenset[str] = frozenset()
+    amounts: frozenset[Decimal] = frozenset()  # the numbers of its arguments and result
 
 
 def _verb_direct(verb_stem: str, words: ToolWords, extra: frozenset[str]) -> bool:
@@ -430,9 +435,12 @@ def _describes_seen_state(claim: ActionClaim, seen: Sequence[SeenRecord]) -> boo
 
 
 def claim_supported(claim: ActionClaim, tools: Sequence[ToolSpec], writes: Sequence[Write],
-                    initial: Mapping[str, Mapping[str, Any]], seen: Sequence[SeenRecord] = ()) -> bool:
+                    initial: Mapping[str, Mapping[str, Any]], seen: Sequence[SeenRecord] = (),
+                    check_amounts: bool = True) -> bool:
     """Whether a successful side-effecting call (``writes``) did what ``claim`` says (see the
-    module docstring). ``seen``: the records the run's read calls returned."""
+    module docstring). ``seen``: the records the run's read calls returned; ``check_amounts``:
+    whether amounts of money the claim names must be a supporting call's (off where the answer
+    misstates a value the task names: a wrong fact or a forbidden claim, not another act)."""
     if claim.kind in ("passive", "organisation") and (_already_so(claim, initial)
                                                      or _describes_seen_state(claim, seen)):
         return True
@@ -471,7 +479,18 @@ def claim_supported(claim: ActionClaim, tools: Sequence[ToolSpec], writes: Seque
         return False  # a side action the task has no tool for
     if not all(any(n in w.ids for w in pool) for n in named):
         return False
+    if check_amounts and not _amounts_match(claim, pool):
+        return False
     return _values_touched(claim, tools, pool, initial)
+
+
+def _amounts_match(claim: ActionClaim, pool: Sequence[Write]) -> bool:
+    """A claim that names amounts of money ("credited your account with $10") was done by a call
+    with one of them among its numbers; a call for another amount did something else."""
+    stated = {m.value.amount.normalize() for m in find_money(claim.clause)}  # type: ignore[attr-defined]
+    if not stated:
+        return True
+    return any(stated & w.amounts for w in pool)
 
 
 def _values_touched(claim: ActionClaim, tools: Sequence[ToolSpec], pool: Sequence[Write],
@@ -595,7 +614,10 @@ def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapp
                                    if isinstance(v, (str, int)) and not isinstance(v, bool))
     words = frozenset(stem(w) for v in arguments.values() if isinstance(v, str)
                       for w in re.split(r"[_\W]+", v.lower()) if len(w) >= 4 and not any(c.isdigit() for c in w))
-    return Write(name, frozenset(ids), frozenset(created), words)
+    numbers = [v for v in arguments.values()] + [v for _, v in _scalars(result)]
+    amounts = frozenset(Decimal(str(v)).normalize() for v in numbers
+                        if isinstance(v, (int, float)) and not isinstance(v, bool))
+    return Write(name, frozenset(ids), frozenset(created), words, amounts)
 
 
 @per_object

@@ -99,7 +99,8 @@ def evaluate_system(task: GoldenTask, trace: Trace, calls: list[ObservedCall],
     claims = [c for c in find_action_claims(found.answer) if not copied_from_documents(c, task)]
     seen = (seen_records(task.tools, [(c.name, c.result) for c in calls if c.ok and not c.side_effect])
             if any(c.kind in ("passive", "organisation") for c in claims) else [])
-    unsupported = [c for c in claims if not claim_supported(c, task.tools, done, task.world.collections, seen)]
+    unsupported = [c for c in claims if not claim_supported(c, task.tools, done, task.world.collections, seen,
+                                                              check_amounts=not (statements.wrong or facts.claims))]
 
     should_act = expects_action(task)
     if should_act:
