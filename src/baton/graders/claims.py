@@ -620,6 +620,10 @@ def write_of(name: str, arguments: Mapping[str, Any], initial: Mapping[str, Mapp
     return Write(name, frozenset(ids), frozenset(created), words, amounts)
 
 
+_EXCLUDED = re.compile(r"\b(?:not|instead of|rather than|except|other than|apart from|but not)\b"
+                       r"(?:\s+(?:the|your|for|on|invoice|order|booking|account|record|case|#))*\s*#?$")
+
+
 @per_object
 def _touch_cache(initial: Mapping[str, Mapping[str, Any]]) -> dict[str, frozenset[str]]:
     """Per initial world: argument value -> ids of the records it names and of their fields."""
@@ -638,6 +642,8 @@ def _named_records(claim: ActionClaim, initial: Mapping[str, Mapping[str, Any]],
     named = set()
     created = set().union(*(w.created for w in writes)) if writes else set()
     for token in find_id_tokens(claim.clause):
+        if _EXCLUDED.search(claim.clause[max(0, token.start - 24):token.start]):
+            continue  # "refunded #4467 instead of #4466": the record the claim sets aside
         for _, rid in _lookups(initial, str(token.value)):
             named.add(_key(rid))
         if _key(token.value) in created:
