@@ -183,6 +183,8 @@ def test_fuzzy_text_needs_its_numbers_and_no_added_negation() -> None:
     ("We noticed a double charge and we refunded it.", ["refunded"]),
     # writing the answer itself is not an action on the world
     ("I've put together the steps below and drafted a checklist.", []),
+    ("I've taken a look at your booking, made sure of the dates and shared the steps below.", []),
+    ("I've shared your case with the billing team.", ["shared"]),
     # the agent's organisation, in the perfect, claims for it
     ("Our billing team has issued the credit.", ["issued"]),
     ("Our team will review it.", []),

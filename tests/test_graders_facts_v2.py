@@ -111,7 +111,7 @@ def test_asks_for_is_only_for_ask_tasks(tmp_path: Path, monkeypatch: pytest.Monk
     ref.write_text(text.replace("  forbidden_claims:", "  asks_for: [{id: invoice, forms: [invoice number]}]\n"
                                                          "  forbidden_claims:", 1))
     problems = [str(p) for p in validate_path(tmp_path / "set").problems]
-    assert len(problems) == 1 and problems[0].startswith(f"{REF_FILE}: gold")
+    assert len(problems) == 1 and problems[0].startswith(f"{REF_FILE}: gold.asks_for: ")
     assert "asks_for is only for outcome 'ask'" in problems[0]
 
 

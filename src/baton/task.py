@@ -19,8 +19,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, field_validator,
-                      model_validator)
+from pydantic import (BaseModel, ConfigDict, Discriminator, Field, StringConstraints, Tag, ValidationInfo,
+                      field_validator, model_validator)
 
 TASK_ID_PATTERN = r"^[a-z0-9][a-z0-9_\-]*/[a-z0-9][a-z0-9_\-]*$"
 
@@ -290,14 +290,21 @@ class Gold(_Strict):
                                           "configured; reported as unjudged otherwise.")
     notes: str | None = Field(default=None, description="Why this is right, for human readers.")
 
-    @model_validator(mode="after")
-    def _asks_only_on_ask(self) -> Gold:
-        if self.asks_for and self.outcome != "ask":
-            raise ValueError(f"asks_for is only for outcome 'ask' (this task's outcome is '{self.outcome}')")
-        for i, text in enumerate(self.assertions):
+    @field_validator("asks_for")
+    @classmethod
+    def _asks_only_on_ask(cls, asks_for: list[AskField], info: ValidationInfo) -> list[AskField]:
+        outcome = info.data.get("outcome")
+        if asks_for and outcome != "ask":
+            raise ValueError(f"asks_for is only for outcome 'ask' (this task's outcome is '{outcome}')")
+        return asks_for
+
+    @field_validator("assertions")
+    @classmethod
+    def _non_blank_assertions(cls, assertions: list[str]) -> list[str]:
+        for i, text in enumerate(assertions):
             if not text.strip():
                 raise ValueError(f"assertions.{i}: expected a non-blank assertion")
-        return self
+        return assertions
 
 
 # --------------------------------------------------------------------------- the task

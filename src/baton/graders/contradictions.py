@@ -10,8 +10,8 @@ a fee from the documents) is not a contradiction: the fact is then reported miss
   contradicts even where the amount was seen;
 * a date: any calendar date;
 * a quantity ("3-5 business days", "4 doses", "50 lb"): a number or range with the same unit;
-* an id with a letter prefix and several parts ("RF-4471-2"): a token with the same prefix and
-  as many parts ("RF-4471-3", "RF-4417-2").
+* an id with a letter prefix and several parts ("RF-5120-1"): a token with the same prefix and
+  as many parts ("RF-5120-2", "RF-5102-1").
 
 Bare numbers and text forms are never compared. Negated and quoted values are not statements; a
 value that is the subject of a negated verb is (as for facts).
@@ -39,6 +39,7 @@ class Contradiction:
 
     fact: str
     value: str
+    expected: str = ""  # the fact's first form, for the report
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +145,6 @@ def find_contradictions(facts: Sequence[Fact], unstated: Sequence[Fact], found: 
             value = answer.text[start:end]
             if _matches_any(value, facts) or not answer.asserted(start, end, after=False):
                 continue
-            out.append(Contradiction(fact.id, value))
+            out.append(Contradiction(fact.id, value, fact.forms[0]))
             break
     return out

@@ -10,14 +10,16 @@ An occurrence of a fact (or a forbidden claim) in the answer is *asserted* unles
   heading or quote; a single newline inside a paragraph is a soft wrap), and before conjunctions and relative words ("but", "because", "and", "that", "if", ...). A
   negation cue ("not", "never", "no", "cannot", "unable", "without", ...) negates an occurrence
   when it stands before it in the clause with no time/limit preposition between them ("not
-  possible *after* 30 days" still states 30 days), or right after it as a negated verb ("the
-  $49 refund *has not* been issued"). Cues inside the matched text itself are part of the
+  possible *after* 30 days" still states 30 days), or, for claims, right after it as a negated
+  verb ("the name *has not* been updated"; a fact that is the subject of a negated verb, "the
+  $12 credit does not cover it", is still stated). Cues inside the matched text itself are part of the
   statement ("cannot refund" as a required form). "you did not ..." (the user's own action) and
   cues inside conditional clauses ("if you do not see it within 3-5 business days") negate
   nothing.
 
-For forbidden claims, a word in the clause that marks something as outdated ("the *previous*
-60-day policy", "60 days *no longer* applies", "managers *could once* approve 90 days") counts as
+For forbidden claims, a word in the clause that marks something as outdated or wrong ("the
+*previous* 60-day policy", "60 days *no longer* applies", "managers *could once* approve 90 days",
+"the note saying 'roaming is not included' *was wrong*") counts as
 negation too: mentioning a superseded value is not claiming it.
 """
 

@@ -34,7 +34,7 @@ class Statements:
     unasked: list[str]  # asks_for fields the reply did not ask for
 
     def facts_detail(self) -> str:
-        parts = [f"wrong: {w.fact} stated as {w.value!r}" for w in self.wrong]
+        parts = [f"wrong: {w.fact} stated as {w.value!r} (gold: {w.expected!r})" for w in self.wrong]
         if self.missing:
             parts.append(f"missing: {', '.join(self.missing)}")
         return "; ".join(parts) or "all stated"

@@ -97,8 +97,10 @@ def evaluate_system(task: GoldenTask, trace: Trace, calls: list[ObservedCall],
               if scope is None or (cols := written_collections(task, c.name)) is None or cols & scope]
     done = [write_of(c.name, c.arguments, task.world.collections, c.result, trace.final_state) for c in writes]
     claims = [c for c in find_action_claims(found.answer) if not copied_from_documents(c, task)]
-    seen = seen_records(task.tools, [(c.name, c.result) for c in calls if c.ok and not c.side_effect])
-    unsupported = [c for c in claims if not claim_supported(c, task.tools, done, task.world.collections, seen)]
+    seen = (seen_records(task.tools, [(c.name, c.result) for c in calls if c.ok and not c.side_effect])
+            if any(c.kind in ("passive", "organisation") for c in claims) else [])
+    unsupported = [c for c in claims if not claim_supported(c, task.tools, done, task.world.collections, seen,
+                                                              check_amounts=not (statements.wrong or facts.claims))]
 
     should_act = expects_action(task)
     if should_act:

@@ -68,7 +68,7 @@ _SYNONYMS = [
 _WHITESPACE = re.compile(r"[ \t]+")
 
 
-# Markdown inline code (`RF-4471-2`, ``$49``): formatting, not a quotation. Its backticks are
+# Markdown inline code (`RF-5120-1`, ``$49``): formatting, not a quotation. Its backticks are
 # dropped before quotes are folded, so a code span never reads as a quote of the user's words.
 _CODE_SPAN = re.compile(r"(`+)([^`\n]+?)\1")
 

@@ -2,8 +2,8 @@
 
 Typed values compare exactly after normalisation: ``$49`` = ``49.00 usd`` = ``usd 49`` =
 ``49 dollars`` but never ``$94`` or ``$49.50``; ``2026-06-02`` = ``june 2, 2026`` =
-``2 june 2026`` = ``06/02/2026`` (numeric dates read month first unless the first number exceeds
-12); ``#5120`` = ``invoice 5120`` = ``inv-5120`` but never ``5102``.
+``2 june 2026`` = ``06/02/2026`` (numeric dates with slashes read month first unless the first
+number exceeds 12; dotted ones, ``02.06.2026``, day first); ``#5120`` = ``invoice 5120`` = ``inv-5120`` but never ``5102``.
 """
 
 from __future__ import annotations
@@ -133,6 +133,8 @@ _DATES = [
     ("mdy", re.compile(rf"\b({_MONTH})\.?\s+(\d{{1,2}}){_ORD}\b(?:,?\s+(\d{{4}})\b)?")),
     ("dmy", re.compile(rf"\b(\d{{1,2}}){_ORD}\s+(?:of\s+)?({_MONTH})\b\.?(?:,?\s+(\d{{4}})\b)?")),
     ("num", re.compile(r"(?<![\w/.-])(\d{1,2})/(\d{1,2})(?:/(\d{4}|\d{2}))?(?![\w/])")),
+    # dotted numeric dates are written day first ("02.06.2026" is 2 June)
+    ("dot", re.compile(r"(?<![\w/.-])(\d{1,2})\.(\d{1,2})\.(\d{4})(?![\w/]|\.\d)")),
 ]
 
 
@@ -160,6 +162,8 @@ def _date(kind: str, m: re.Match[str]) -> Date | None:
         year, month, day = (int(c) if c else None), _month(a), int(b)
     elif kind == "dmy":
         year, month, day = (int(c) if c else None), _month(b), int(a)
+    elif kind == "dot":
+        year, month, day = int(c), int(b), int(a)
     else:
         first, second = int(a), int(b)
         month, day = (second, first) if first > 12 else (first, second)
