@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row)
         traced = f", traced peak {row['traced_peak_mb']:.1f} MB" if "traced_peak_mb" in row else ""
         print(f"{row['runs']:>6} runs: peak RSS {row['peak_rss_mb']:.1f} MB{traced}, "
-              f"results.jsonl {row['results_mb']:.1f} MB, {row['wall_s']:.1f} s")
+              f"results file {row['results_mb']:.1f} MB, {row['wall_s']:.1f} s")
     if len(rows) >= 2:
         growth = rows[-1]["peak_rss_mb"] - rows[0]["peak_rss_mb"]
         verdict = "meets" if growth < 50 else "misses"

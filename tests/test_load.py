@@ -110,3 +110,21 @@ def test_bad_rates_are_clear_errors(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["load", "--project", str(REPO), "--rates", "0"]) == 2
     assert main(["load", "--project", str(REPO), "--vendor", "nope"]) == 2
     assert "unknown vendor profile 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.e2e
+def test_baton_load_drives_an_adapter_system(tmp_path: Path) -> None:
+    """The shipped callable example (its own tool loop over MCP) under load, per hop."""
+    import shutil
+
+    shutil.copytree(REPO / "fixtures" / "billing", tmp_path / "fixtures" / "billing")
+    target = (REPO / "examples" / "callable_agent.py").as_posix()
+    (tmp_path / "pyproject.toml").write_text(
+        f'[tool.baton.run]\ntasks = "fixtures"\n\n[tool.baton.systems.my_agent]\narchitecture = "callable"\n'
+        f'params = {{target = "{target}:answer"}}\n')
+    out = tmp_path / "load"
+    assert main(["load", "--project", str(tmp_path), "--system", "my_agent", "--sim-latency-ms", "10",
+                 "--rates", "3", "--step-s", "2", "--warmup-s", "0", "--out", str(out)]) == 0
+    (step,) = json.loads((out / "load.json").read_text())["steps"]
+    assert step["arrivals"] > 0 and step["completed"] == step["arrivals"] and step["errors"] == 0
+    assert step["hops"] and all(h["n"] > 0 for h in step["hops"])

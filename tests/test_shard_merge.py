@@ -115,6 +115,12 @@ def test_a_missing_shard_and_duplicates_are_reported(runs: dict[str, Path], tmp_
     assert main(["merge", str(runs["s1"]), str(runs["s3"]), "-o", str(tmp_path / "m2")]) == 1
     err = capsys.readouterr().err
     assert "missing: shard 2/3" in err and "lacks" in err
+    # the matrix is rebuilt from the manifest, so the missing units are named, each with its shard
+    assert "missing units" in err
+    named = [line.strip() for line in err.splitlines() if line.startswith("  ")]
+    assert named and all(line.endswith("(shard 2/3)") for line in named)
+    shard2 = set(outcomes(runs["s2"]))
+    assert {line.rsplit(" (", 1)[0] for line in named} == shard2  # 3 units: all listed
 
 
 def test_a_different_configuration_is_refused(project: Path, runs: dict[str, Path], tmp_path: Path,

@@ -17,7 +17,7 @@ from baton.errors import BatonError
 from baton.manifest import Manifest, config_differences, read_manifest
 from baton.store import ResultStore, iter_records
 
-__all__ = ["MergeReport", "SourceReport", "merge_run_dirs"]
+__all__ = ["MergeReport", "SourceReport", "merge_run_dirs", "missing_units"]
 
 _BATCH_BYTES = 8 << 20
 
@@ -156,6 +156,49 @@ def merge_run_dirs(sources: Sequence[Path | str], out: Path | str) -> MergeRepor
             added += report.added
     return MergeReport(out=out, expected=expected, stored=len(before | seen), added=added, already=already,
                        sources=reports, missing_shards=missing_shards)
+
+
+def missing_units(run_dir: Path | str, limit: int = 10) -> tuple[int, list[str]] | None:
+    """The units a run directory lacks, by key (at most ``limit``) with their count, when its
+    matrix can be rebuilt here from the manifest's invocation (same tasks path, same
+    configuration); None otherwise."""
+    from baton.engine import prepare_manifest
+    from baton.matrix import plan_run
+    from baton.units import unit_id, unit_index
+
+    manifest = read_manifest(run_dir)
+    stored = manifest.invocation
+    try:
+        plan = plan_run(Path(stored["project_dir"]), tasks=stored.get("tasks"), task_filter=stored.get("task_filter"),
+                        systems=stored.get("systems"), vendors=stored.get("vendors"), trials=stored.get("trials"),
+                        seed=stored.get("seed"), modes=stored.get("modes"), vendors_file=stored.get("vendors_file"),
+                        vendor_limits=stored.get("vendor_limits"))
+    except (BatonError, KeyError, TypeError, OSError):
+        return None
+    if prepare_manifest(plan.matrix, plan.profiles).run_key != manifest.run_key:
+        return None
+    have = {key for key, _ in iter_records(run_dir)}
+    shard_count = next((int(s["count"]) for d in stored.get("merged_from", [])
+                        if (s := _source_shard(Path(d))) is not None), None)
+    missing = []
+    count = 0
+    for item in plan.matrix.items():
+        key = item.key().as_str()
+        if key in have:
+            continue
+        count += 1
+        if len(missing) < limit:
+            where = (f" (shard {unit_index(unit_id(item.key(), item.seed), shard_count) + 1}/{shard_count})"
+                     if shard_count else "")
+            missing.append(key + where)
+    return count, missing
+
+
+def _source_shard(run_dir: Path) -> dict | None:
+    try:
+        return read_manifest(run_dir).invocation.get("shard")
+    except BatonError:
+        return None
 
 
 def _any_compressed(dirs: Sequence[Path]) -> bool | None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -56,28 +57,46 @@ def _import_ray() -> Any:
 
 
 class VendorLimiter:
-    """One semaphore per vendor, shared by every worker of the cluster (an async Ray actor)."""
+    """One semaphore per vendor, shared by every worker of the cluster (an async Ray actor).
+
+    Permits are held per owner (one Ray task), so the driver can return the permits of a task
+    that died mid-call (:meth:`release_owner`) instead of losing them for the rest of the run."""
 
     def __init__(self, limits: Mapping[str, int]) -> None:
         self._limits = dict(limits)
         self._sems: dict[str, asyncio.Semaphore] = {}
+        self._held: dict[tuple[str, str], int] = {}
 
     def _sem(self, vendor: str) -> asyncio.Semaphore:
         if vendor not in self._sems:  # created in the actor's event loop
             self._sems[vendor] = asyncio.Semaphore(self._limits.get(vendor, 8))
         return self._sems[vendor]
 
-    async def acquire(self, vendor: str) -> None:
+    async def acquire(self, vendor: str, owner: str) -> None:
         await self._sem(vendor).acquire()
+        self._held[(owner, vendor)] = self._held.get((owner, vendor), 0) + 1
 
-    async def release(self, vendor: str) -> None:
-        self._sem(vendor).release()
+    async def release(self, vendor: str, owner: str) -> None:
+        if self._held.get((owner, vendor), 0) > 0:
+            self._held[(owner, vendor)] -= 1
+            self._sem(vendor).release()
+
+    async def release_owner(self, owner: str) -> int:
+        """Return every permit ``owner`` still holds; how many there were."""
+        returned = 0
+        for (held_by, vendor), count in list(self._held.items()):
+            if held_by == owner:
+                for _ in range(count):
+                    self._sem(vendor).release()
+                returned += count
+                del self._held[(held_by, vendor)]
+        return returned
 
 
 Unit = tuple[Any, Any, str, int, str, int]  # (task, system, vendor, trial, mode, seed)
 
 
-def run_units(units: Sequence[Unit], profiles: Mapping[str, VendorProfile], limiter: Any) -> list[tuple]:
+def run_units(units: Sequence[Unit], profiles: Mapping[str, VendorProfile], limiter: Any, owner: str) -> list[tuple]:
     """Body of one Ray task: run ``units`` concurrently, grade them, return their result lines."""
     from baton.client import ClientPool
     from baton.graders import grade_run
@@ -86,10 +105,10 @@ def run_units(units: Sequence[Unit], profiles: Mapping[str, VendorProfile], limi
     from baton.backends.limits import LimitedPool
 
     async def acquire(vendor: str) -> None:
-        await limiter.acquire.remote(vendor)
+        await limiter.acquire.remote(vendor, owner)
 
     async def release(vendor: str) -> None:
-        await limiter.release.remote(vendor)
+        await limiter.release.remote(vendor, owner)
 
     async def one(pool: Any, unit: Unit) -> tuple:
         task, system, vendor, trial, mode, seed = unit
@@ -169,12 +188,12 @@ def run_matrix_ray(matrix: Matrix, *, profiles: Mapping[str, VendorProfile], run
         with _served_sims(profiles, host) as worker_profiles:
             profiles_ref = ray.put(worker_profiles)
             batches = _batches(pending, max(1, batch_size))
-            in_flight: dict[Any, int] = {}
+            in_flight: dict[Any, tuple[int, str]] = {}
             progress.start(tally)
             exhausted = False
             try:
                 while True:
-                    while not exhausted and not budget_hit and sum(in_flight.values()) < concurrency:
+                    while not exhausted and not budget_hit and sum(n for n, _ in in_flight.values()) < concurrency:
                         if budget_usd is not None and tally.cost_usd >= budget_usd:
                             budget_hit = True
                             break
@@ -182,15 +201,17 @@ def run_matrix_ray(matrix: Matrix, *, profiles: Mapping[str, VendorProfile], run
                         if batch is None:
                             exhausted = True
                             break
-                        in_flight[remote_units.remote(batch, profiles_ref, limiter)] = len(batch)
+                        owner = uuid.uuid4().hex
+                        in_flight[remote_units.remote(batch, profiles_ref, limiter, owner)] = (len(batch), owner)
                     if not in_flight:
                         break
                     ready, _ = ray.wait(list(in_flight), num_returns=1)
                     for ref in ready:
-                        in_flight.pop(ref)
+                        _, owner = in_flight.pop(ref)
                         try:
                             lines = ray.get(ref)
                         except ray.exceptions.RayError as exc:
+                            limiter.release_owner.remote(owner)
                             log.warning("a Ray task failed; its units are not stored (resume redoes them): %s",
                                         str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
                             continue

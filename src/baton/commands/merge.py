@@ -30,4 +30,14 @@ def merge(args: argparse.Namespace) -> int:
     print(lines[0])
     for line in lines[1:]:
         print(f"baton merge: {line}", file=sys.stderr)
+    if report.missing:
+        from baton.merge import missing_units
+
+        found = missing_units(args.out)
+        if found is not None:
+            count, keys = found
+            more = f" (first {len(keys)} of {count})" if count > len(keys) else ""
+            print(f"baton merge: missing units{more}:", file=sys.stderr)
+            for key in keys:
+                print(f"  {key}", file=sys.stderr)
     return 1 if report.missing else 0

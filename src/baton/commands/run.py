@@ -157,6 +157,19 @@ def _resume_choices(args: argparse.Namespace) -> dict[str, Any]:
     return choices
 
 
+def _check_backend_flags(args: argparse.Namespace) -> None:
+    """Flag errors found before anything is loaded or created."""
+    if args.shard is not None:
+        from baton.units import parse_shard
+
+        parse_shard(args.shard)
+    ray_flags = args.budget_usd is not None or args.ray_address is not None
+    if ray_flags and args.backend != "ray" and args.resume is None:
+        raise ConfigError("--budget-usd and --ray-address apply to --backend ray only")
+    if args.budget_usd is not None and args.budget_usd <= 0:
+        raise ConfigError(f"--budget-usd: expected a positive amount, got {args.budget_usd:g}")
+
+
 def _run_on_ray(args: argparse.Namespace, matrix: Any, profiles: Any, run_dir: Path, manifest: Any,
                 concurrency: int, judge: str | None) -> Any:
     from baton.backends.ray_backend import run_matrix_ray
@@ -203,6 +216,7 @@ def run(args: argparse.Namespace) -> int:
         value = getattr(args, flag)
         if value is not None and value < 1:
             raise ConfigError(f"--{flag}: expected an integer >= 1, got {value}")
+    _check_backend_flags(args)
     if args.resume is not None:
         choices = _resume_choices(args)
     else:

@@ -46,15 +46,17 @@ def _chart(title: str, rates: Sequence[float], series: Sequence[Percentiles | No
     for rate, _ in points:
         x = px(math.log10(rate))
         parts.append(f'<text x="{x:.1f}" y="{_H - _PAD + 16}" text-anchor="middle">{rate:g}</text>')
-    for tick in range(math.floor(lo), math.ceil(hi) + 1):
-        if lo <= tick <= hi:
-            y = py(10 ** tick)
-            parts.append(f'<text x="{_PAD - 6}" y="{y + 4:.1f}" text-anchor="end">{10 ** tick:g}</text>'
-                         f'<line x1="{_PAD}" y1="{y:.1f}" x2="{_W - _PAD}" y2="{y:.1f}" class="grid"/>')
+    for decade in range(math.floor(lo), math.ceil(hi) + 1):
+        for step in (1, 2, 5):
+            tick = step * 10 ** decade
+            if lo <= math.log10(tick) <= hi:
+                y = py(tick)
+                parts.append(f'<text x="{_PAD - 6}" y="{y + 4:.1f}" text-anchor="end">{tick:g}</text>'
+                             f'<line x1="{_PAD}" y1="{y:.1f}" x2="{_W - _PAD}" y2="{y:.1f}" class="grid"/>')
     if saturation_rate is not None:
         x = px(math.log10(saturation_rate))
         parts.append(f'<line x1="{x:.1f}" y1="{_PAD}" x2="{x:.1f}" y2="{_H - _PAD}" class="sat"/>'
-                     f'<text x="{x + 4:.1f}" y="{_PAD + 10}">saturated</text>')
+                     f'<text x="{x - 4:.1f}" y="{_PAD + 10}" text-anchor="end">saturated</text>')
     for name, colour in _SERIES:
         coords = [(px(math.log10(r)), py(getattr(p, name) * 1000)) for r, p in points if getattr(p, name)]
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
