@@ -643,7 +643,7 @@ def _named_records(claim: ActionClaim, initial: Mapping[str, Mapping[str, Any]],
     created = set().union(*(w.created for w in writes)) if writes else set()
     for token in find_id_tokens(claim.clause):
         if _EXCLUDED.search(claim.clause[max(0, token.start - 24):token.start]):
-            continue  # "refunded #4467 instead of #4466": the record the claim sets aside
+            continue  # "refunded #5167 instead of #5166": the record the claim sets aside
         for _, rid in _lookups(initial, str(token.value)):
             named.add(_key(rid))
         if _key(token.value) in created:
