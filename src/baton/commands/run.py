@@ -59,6 +59,9 @@ def add_execution_options(parser: argparse.ArgumentParser) -> None:
                              "model and prompt are stored with the run's grade (off by default)")
     parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
                         help="response cache directory (default: .baton-cache in the project)")
+    from baton.commands.otel import add_otel_options
+
+    add_otel_options(parser)
 
 
 def timestamped_run_dir(base: Path, suffix: str = "") -> Path:
@@ -99,6 +102,7 @@ def _resume_choices(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from baton.commands.otel import export_after_run, otel_settings
     from baton.engine import prepare_manifest, run_matrix_sync
     from baton.manifest import read_manifest
     from baton.matrix import find_project_dir, load_settings, plan_run
@@ -119,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
     if not project_dir.is_dir():
         raise ConfigError(f"--project: {project_dir} is not a directory")
     settings = load_settings(project_dir)
+    otel = otel_settings(args, project_dir)
     plan = plan_run(project_dir, settings=settings, **choices)
 
     if args.resume is not None:
@@ -151,6 +156,7 @@ def run(args: argparse.Namespace) -> int:
                               manifest=manifest, judge=judge)
     print(f"run directory: {summary.run_dir}")
     print(summary.line())
+    export_after_run(otel, summary.run_dir)
     if summary.cancelled:
         print(f"baton run: interrupted; finished runs are stored. Complete it with: "
               f"baton run --resume {summary.run_dir}", file=sys.stderr)
