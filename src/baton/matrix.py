@@ -438,6 +438,7 @@ def plan_run(project_dir: Path, *, settings: RunSettings | None = None, tasks: P
     Explicit paths are taken as given (relative to the working directory); paths from the
     settings are relative to ``project_dir``."""
     from baton.fixtures import load_tasks
+    from baton.runners.adapters.checks import check_systems
     from baton.vendor_config import load_profiles
 
     project_dir = Path(project_dir).resolve()
@@ -451,6 +452,7 @@ def plan_run(project_dir: Path, *, settings: RunSettings | None = None, tasks: P
     extra = Path(vendors_file).resolve() if vendors_file is not None else None
     profiles = load_profiles(project_dir, extra)
     chosen_systems = resolve_systems(system_names, load_systems(project_dir))
+    check_systems(chosen_systems)
     vendors_used(Matrix(tasks=[], systems=chosen_systems, vendors=list(vendor_names), modes=("system",)), profiles)
     tasks_path = Path(tasks).resolve() if tasks is not None else (project_dir / settings.tasks).resolve()
     if not tasks_path.exists():
