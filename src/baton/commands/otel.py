@@ -56,6 +56,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="project directory for [tool.baton.otel] (default: the nearest pyproject.toml)")
     add_otel_options(export)
     export.set_defaults(func=_export)
+
+    grade = sub.add_parser("grade", help="grade a system from its own OpenTelemetry spans",
+                           description="Read OTLP JSON lines (the Collector's file exporter, `baton otel "
+                                       "export`), map each trace's spans to hops (GenAI conventions, "
+                                       "OpenInference, OpenLLMetry, [tool.baton.otel.ingest.spans]) and grade "
+                                       "them like native runs into a run directory (report it with baton report).")
+    grade.add_argument("spans", type=Path, metavar="SPANS_FILE")
+    grade.add_argument("--system", required=True, metavar="NAME", help="the name the system gets in the report")
+    grade.add_argument("--source-system", default=None, metavar="NAME",
+                       help="when the spans hold runs of several systems (baton.system), grade this one")
+    grade.add_argument("--vendor", default="otel", metavar="NAME", help="the vendor label in the report (default: otel)")
+    grade.add_argument("--tasks", type=Path, default=None, metavar="PATH",
+                       help="golden set the traces ran (default: [tool.baton.run] tasks, else fixtures/)")
+    grade.add_argument("--out", type=Path, default=None, metavar="DIR",
+                       help="run directory to create (default: reports/<UTC timestamp>-otel)")
+    grade.add_argument("--project", type=Path, default=None,
+                       help="project directory (default: the nearest folder with a pyproject.toml)")
+    grade.set_defaults(func=_grade)
     parser.set_defaults(func=lambda _args: parser.print_help() or 2)
 
 
@@ -73,4 +91,28 @@ def _export(args: argparse.Namespace) -> int:
                          "(or [tool.baton.otel] in pyproject.toml)")
     sent = export_run_dir(args.run_dir, settings)
     print(f"{sent} spans exported")
+    return 0
+
+
+def _grade(args: argparse.Namespace) -> int:
+    from baton.commands.run import timestamped_run_dir
+    from baton.fixtures import load_tasks
+    from baton.matrix import find_project_dir, load_settings, tool_baton_table
+    from baton.otel.grade import grade_spans
+    from baton.otel.ingest import parse_ingest_table, read_span_file
+
+    project_dir = (args.project or find_project_dir()).resolve()
+    settings = load_settings(project_dir)
+    table, source = tool_baton_table(project_dir, "otel", "ingest")
+    ingest_settings = parse_ingest_table(table, source)
+    tasks_path = args.tasks if args.tasks is not None else project_dir / settings.tasks
+    if not tasks_path.exists():
+        raise BatonError(f"--tasks: {tasks_path} does not exist")
+    run_dir = args.out or timestamped_run_dir(project_dir / settings.out, "-otel")
+    if (run_dir / "manifest.json").exists():
+        raise BatonError(f"--out: {run_dir} already holds a run; choose another directory")
+    summary = grade_spans(read_span_file(args.spans), load_tasks(tasks_path), run_dir=run_dir, system=args.system,
+                          vendor=args.vendor, settings=ingest_settings, source_system=args.source_system)
+    print(f"run directory: {summary.run_dir}")
+    print(summary.line())
     return 0

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from baton.errors import ConfigError
 
-_KEYS = frozenset({"endpoint", "file", "content"})
+_KEYS = frozenset({"endpoint", "file", "content", "ingest"})  # ingest: baton.otel.ingest
 
 
 @dataclass(frozen=True, slots=True)
