@@ -95,3 +95,21 @@ def test_the_check_runs_when_the_matrix_is_planned(tmp_path):
     assert "article" in load_systems(tmp_path)
     with pytest.raises(ConfigError, match="params.input_key: 'question' is not a key"):
         plan_run(tmp_path, tasks=ROOT / "fixtures" / "billing", systems=["article"], vendors=["sim-frontier"])
+
+
+async def test_more_sync_nodes_in_flight_than_default_threads(tasks, tmp_path):
+    """Sync nodes block executor threads while their calls are served; with more runs in flight
+    than the default executor's threads (min(32, CPUs + 4)) the run must still finish."""
+    import asyncio
+    import os
+
+    from baton.engine import Matrix, run_matrix
+
+    many = min(32, (os.cpu_count() or 1) + 4) + 4
+    chosen = (list(load_tasks(ROOT / "fixtures")) * 2)[:many]
+    chosen = [t.model_copy(update={"id": f"{t.id}-{i}"}) for i, t in enumerate(chosen)]
+    matrix = Matrix(tasks=chosen, systems=[system()], vendors=["sim-frontier"], trials=1)
+    summary = await asyncio.wait_for(
+        run_matrix(matrix, profiles=builtin_profiles(), run_dir=tmp_path / "run", concurrency=many,
+                   use_cache=False, grade_worker=False), timeout=300)
+    assert summary.completed == many and summary.errors == 0

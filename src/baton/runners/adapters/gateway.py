@@ -24,6 +24,7 @@ import json
 import secrets
 import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -97,7 +98,9 @@ class ModelGateway:
     def register(self, session: AdapterSession, context: CallContext) -> Iterator[str]:
         """Route this run's calls to ``session`` while the block runs; yields the run's base URL."""
         token = secrets.token_hex(8)
-        registration = _Registration(session, asyncio.get_running_loop(), context)
+        loop = asyncio.get_running_loop()
+        _roomy_default_executor(loop)
+        registration = _Registration(session, loop, context)
         key = _run_key(context)
         self._by_token[token] = registration
         self._by_context[key] = registration
@@ -155,6 +158,26 @@ class ModelGateway:
         except Exception as exc:  # a bad request (unknown model name, ...): the system's error
             return _error(400, f"{type(exc).__name__}: {exc}")
         return JSONResponse(_completion(response, str(body.get("model") or response.model)))
+
+
+SYNC_NODE_THREADS = 1024  # more than any sensible --concurrency
+_sized_loops: "weakref.WeakSet[asyncio.AbstractEventLoop]" = weakref.WeakSet()
+
+
+def _roomy_default_executor(loop: asyncio.AbstractEventLoop) -> None:
+    """Give the run's loop a default executor with room for blocked synchronous nodes.
+
+    LangGraph (like ``asyncio.to_thread``) runs synchronous nodes in the loop's default executor,
+    which holds only ``min(32, CPUs + 4)`` threads. A sync node blocks its thread until its model
+    call returns, and serving that call needs the same executor (name resolution, the results
+    writer): with as many sync nodes in flight as threads, every run would wait forever. Threads
+    are started on demand, so a larger pool costs nothing until it is used."""
+    if loop in _sized_loops:
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=SYNC_NODE_THREADS, thread_name_prefix="baton-node"))
+    _sized_loops.add(loop)
 
 
 def _error(status: int, message: str, kind: str = "invalid_request_error") -> Any:
