@@ -20,9 +20,12 @@ from baton.otel.ingest import OtelSpan, spans_from_otlp_json, spans_from_otlp_pr
 class OtlpReceiver:
     """``with OtlpReceiver() as receiver:`` serves on a free loopback port in a thread."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    _shared: dict[int, OtlpReceiver] = {}
+    _shared_lock = threading.Lock()
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
         self.host = host
-        self.port = 0
+        self.port = port
         self.spans: list[OtelSpan] = []
         self._arrived = threading.Condition()
         self._server: Any = None
@@ -61,14 +64,15 @@ class OtlpReceiver:
         from starlette.routing import Route
 
         app = Starlette(routes=[Route("/v1/traces", self._traces, methods=["POST"])])
-        self._server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=0, log_level="warning",
+        self._server = uvicorn.Server(uvicorn.Config(app, host=self.host, port=self.port, log_level="warning",
                                                      lifespan="off", access_log=False))
         self._thread = threading.Thread(target=self._server.run, name="baton-otlp-receiver", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 30
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the OTLP receiver failed to start")
+                raise RuntimeError(f"the OTLP receiver could not listen on {self.host}:{self.port} "
+                                   f"(port in use?)")
             time.sleep(0.005)
         self.port = self._server.servers[0].sockets[0].getsockname()[1]
         return self
@@ -86,3 +90,28 @@ class OtlpReceiver:
             if not self._arrived.wait_for(lambda: len(self.spans) >= spans, timeout=timeout_s):
                 raise TimeoutError(f"{len(self.spans)} of {spans} spans arrived at {self.endpoint}")
             return list(self.spans)
+
+    @classmethod
+    def shared(cls, port: int) -> OtlpReceiver:
+        """The process's receiver on ``port`` (started on first use, serves until exit)."""
+        with cls._shared_lock:
+            receiver = cls._shared.get(port)
+            if receiver is None:
+                receiver = cls(port=port).__enter__()
+                cls._shared[port] = receiver
+            return receiver
+
+    def wait_for_trace(self, trace_id: str, parent_span_id: str, *, timeout_s: float) -> list[OtelSpan]:
+        """The spans of ``trace_id`` once the span whose parent is ``parent_span_id`` (the system's
+        top span for the request Baton sent) has arrived; removes them from the receiver.
+        TimeoutError when it has not arrived within ``timeout_s``."""
+        def arrived() -> bool:
+            return any(s.trace_id == trace_id and s.parent_id == parent_span_id for s in self.spans)
+
+        with self._arrived:
+            if not self._arrived.wait_for(arrived, timeout=timeout_s):
+                raise TimeoutError(f"the system's spans for trace {trace_id} did not reach {self.endpoint} "
+                                   f"within {timeout_s:g}s (is its OTLP exporter pointed there?)")
+            mine = [s for s in self.spans if s.trace_id == trace_id]
+            self.spans = [s for s in self.spans if s.trace_id != trace_id]
+            return mine
