@@ -1,8 +1,10 @@
-"""``baton otel``: OpenTelemetry export of stored runs, and the options ``run``/``compare`` share.
+"""``baton otel``: export stored runs as OpenTelemetry traces, grade a system from its own spans,
+and the export options ``run``/``compare`` share.
 
 ``baton otel export RUN_DIR --otel-file spans.jsonl`` (or ``--otel-endpoint URL``) sends a run
 directory's runs as traces after the fact; ``baton run`` and ``baton compare`` do the same at the
-end of a run when ``[tool.baton.otel]`` or the flags name a destination.
+end of a run when ``[tool.baton.otel]`` or the flags name a destination. ``baton otel grade
+SPANS_FILE --system NAME`` grades the runs found in OTLP JSON lines into a run directory.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ def export_after_run(settings: OtelSettings, run_dir: Path) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("otel", help="export stored runs as OpenTelemetry traces",
-                                   description="OpenTelemetry export of stored runs.")
+    parser = subparsers.add_parser("otel", help="OpenTelemetry: export runs as traces, grade systems from spans",
+                                   description="Export stored runs as OpenTelemetry traces, or grade a "
+                                               "system from its own OpenTelemetry spans.")
     sub = parser.add_subparsers(dest="otel_command", metavar="ACTION")
     export = sub.add_parser("export", help="export a run directory's runs as traces",
                             description="Export every run of RUN_DIR as an OpenTelemetry trace (one root "
