@@ -12,6 +12,11 @@ The simulated vendor runs in its own process, so its CPU does not compete with t
 process. The two sides alternate for ``--repeat`` rounds; the medians and their ratio are
 printed, with the CPU time per call of the measured process and of Baton's grading worker.
 Target: baton <= 1.15x bare wall time.
+
+With ``--otel`` every baton round's run directory is also exported as OpenTelemetry traces (OTLP
+JSON lines to a file, as ``--otel-file`` does after ``baton run``), timed in the same process;
+the export's median is reported as a share of the baton side's median wall time (target < 5%).
+With export off the hook only checks its settings; that check is timed too.
 """
 
 from __future__ import annotations
@@ -194,6 +199,26 @@ def timed(fn, *args) -> tuple[float, float, float]:  # type: ignore[no-untyped-d
     return time.perf_counter() - wall, time.process_time() - cpu, _children_cpu() - children
 
 
+def otel_export(run_dir: Path, out: Path) -> tuple[float, int]:
+    """Wall time of exporting ``run_dir`` as OTLP JSON lines, and the number of spans."""
+    from baton.otel.export import export_run_dir
+    from baton.otel.settings import OtelSettings
+
+    start = time.perf_counter()
+    spans = export_run_dir(run_dir, OtelSettings(file=out))
+    return time.perf_counter() - start, spans
+
+
+def otel_off_cost() -> float:
+    """Seconds the run command's export hook takes when export is off (settings read and checked)."""
+    from baton.commands.otel import export_after_run
+    from baton.otel.settings import load_otel_settings
+
+    start = time.perf_counter()
+    export_after_run(load_otel_settings(REPO), REPO / "reports")
+    return time.perf_counter() - start
+
+
 def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
@@ -206,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--repeat", type=int, default=3, help="alternating rounds (medians reported)")
     parser.add_argument("--profile", action="store_true", help="print a cProfile of one baton round")
+    parser.add_argument("--otel", action="store_true",
+                        help="also time the OpenTelemetry export of each baton round (needs baton-evals[otel])")
     parser.add_argument("--layers", action="store_true",
                         help="also measure the CPU of each layer (client, runner, engine inline/worker)")
     args = parser.parse_args(argv)
@@ -221,9 +248,12 @@ def main(argv: list[str] | None = None) -> int:
         timed(bare, tasks[:100], url, args.concurrency)
         timed(baton, tasks[:100], url, args.concurrency, Path(tmp) / "warmup")
         results: dict[str, list[tuple[float, float]]] = {"bare": [], "baton": []}
+        exports: list[tuple[float, int]] = []
         for round_ in range(args.repeat):
             results["bare"].append(timed(bare, tasks, url, args.concurrency))
             results["baton"].append(timed(baton, tasks, url, args.concurrency, Path(tmp) / f"run{round_}"))
+            if args.otel:
+                exports.append(otel_export(Path(tmp) / f"run{round_}", Path(tmp) / f"spans{round_}.jsonl"))
         if args.layers:
             layers(tasks, url, args.concurrency, Path(tmp), args.repeat)
         if args.profile:
@@ -248,6 +278,13 @@ def main(argv: list[str] | None = None) -> int:
     verdict = "meets" if ratio <= 1.15 else "misses"
     print(f"ratio baton/bare: median {ratio:.3f}x ({verdict} the <= 1.15x target), "
           f"best {best['baton'] / best['bare']:.3f}x, CPU {cpu_per_call['baton'] / cpu_per_call['bare']:.3f}x")
+    if exports:
+        export_median = statistics.median(e[0] for e in exports)
+        share = export_median / medians["baton"]
+        print(f"otel export: {exports[0][1]} spans per round, median {export_median:.3f} s "
+              f"(rounds: {', '.join(f'{e[0]:.3f}' for e in exports)}) = {share:.1%} of baton's median wall time "
+              f"({'meets' if share < 0.05 else 'misses'} the < 5% target); export off: "
+              f"{otel_off_cost() * 1e6:.0f} us per run directory")
     print(f"load average (1 min) before {load_before:.2f}, after {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -108,6 +108,10 @@ def check_systems(systems: Iterable[SystemConfig]) -> list[str]:
             ARCHITECTURES.get(system.architecture)
             if system.architecture in _TARGET_ARCHITECTURES:
                 load_system_target(system)
+            if system.architecture == "langgraph":  # state keys exist in the graph
+                from baton.runners.adapters.langgraph import check_system
+
+                check_system(system)
         except ConfigError as exc:
             problems.append(str(exc))
     return problems

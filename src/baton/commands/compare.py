@@ -78,6 +78,7 @@ def compare(args: argparse.Namespace) -> int:
     from baton.engine import prepare_manifest, run_matrix_sync
     from baton.matrix import find_project_dir, load_settings, parse_modes, parse_names, plan_run
     from baton.progress import default_progress
+    from baton.commands.otel import export_after_run, otel_settings
     from baton.commands.run import timestamped_run_dir
     from baton.reports import write_reports
 
@@ -89,6 +90,7 @@ def compare(args: argparse.Namespace) -> int:
     if not project_dir.is_dir():
         raise ConfigError(f"--project: {project_dir} is not a directory")
     settings = load_settings(project_dir)
+    otel = otel_settings(args, project_dir)
     config, source = _compare_settings(project_dir)
 
     def choose(flag: Any, key: str, default: Any) -> Any:
@@ -143,6 +145,7 @@ def compare(args: argparse.Namespace) -> int:
                               cache_dir=args.cache_dir if args.cache_dir is not None else project_dir / settings.cache_dir,
                               progress=default_progress(), manifest=manifest, judge=args.judge)
     print(summary.line(), file=sys.stderr)
+    export_after_run(otel, run_dir)
     if summary.cancelled:
         print(f"interrupted: finished runs are kept; complete them with `baton run --resume {run_dir}`",
               file=sys.stderr)

@@ -78,6 +78,9 @@ def add_execution_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-error-rate", type=_rate, default=None, metavar="RATE",
                         help="exit 1 when a configuration's share of runs ending in infrastructure errors "
                              "is above RATE (0..1); default: only when all of its runs errored")
+    from baton.commands.otel import add_otel_options
+
+    add_otel_options(parser)
 
 
 def _rate(text: str) -> float:
@@ -206,6 +209,7 @@ def _shard_choice(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
+    from baton.commands.otel import export_after_run, otel_settings
     from baton.engine import prepare_manifest, run_matrix_sync
     from baton.manifest import read_manifest
     from baton.matrix import find_project_dir, load_settings, plan_run
@@ -227,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
     if not project_dir.is_dir():
         raise ConfigError(f"--project: {project_dir} is not a directory")
     settings = load_settings(project_dir)
+    otel = otel_settings(args, project_dir)
     plan = plan_run(project_dir, settings=settings, **choices)
 
     if args.resume is not None:
@@ -279,6 +284,7 @@ def run(args: argparse.Namespace) -> int:
                                   manifest=manifest, judge=judge, retry_errors=not args.keep_errors)
     print(f"run directory: {summary.run_dir}")
     print(summary.line())
+    export_after_run(otel, summary.run_dir)
     if summary.cancelled:
         print(f"baton run: interrupted; finished runs are stored. Complete it with: "
               f"baton run --resume {summary.run_dir}", file=sys.stderr)

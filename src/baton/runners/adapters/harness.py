@@ -16,8 +16,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from baton.call_context import CallContext, calling_as
 from baton.errors import ConfigError
 from baton.model import ChatResponse, InfraError, Message, ModelClient
+from baton.runners.adapters.gateway import ModelGateway
 from baton.runners.adapters.types import AdapterRequest, AdapterResponse, HopEvent
 from baton.runners.context import RunContext
 from baton.runners.mcp_world import ToolOutcome, serve_world_http
@@ -76,7 +78,9 @@ class _MeteredClient:
         except InfraError as exc:
             self._session.infra_error = self._session.infra_error or f"{self.vendor_name}: {exc}"
             raise
-        self._session.metered.append((time.perf_counter(), response.usage.model_copy()))
+        now = time.perf_counter()
+        self._session.metered.append((now, response.usage.model_copy()))
+        self._session.served_by.append((now, response.vendor or self.vendor_name, response.model or self.model_name))
         return response
 
 
@@ -90,6 +94,8 @@ class AdapterSession:
         self.seed = call_seed(ctx.seed, ctx.trial)
         self.tool_calls: list[ToolOutcome] = []
         self.metered: list[tuple[float, Usage]] = []
+        self.served_by: list[tuple[float, str, str]] = []  # (when, vendor, model) of each metered call
+        self.model_base_url: str | None = None
         self.infra_error: str | None = None
         self.started_wall = time.time()
         self.started = time.perf_counter()
@@ -117,6 +123,28 @@ class AdapterSession:
                               f"({', '.join(ROLES)}) or add it to params.models")
         return _MeteredClient(client, self)
 
+    def gateway_client(self, model: str) -> ModelClient:
+        """The client for a call through the model gateway: ``model`` names a ``params.models``
+        entry or a role; any other name is served by the matrix cell's vendor."""
+        if model in self.ctx.param("models", {}, dict) or model in ROLES:
+            return self.chat_client(model)
+        client = self.ctx.clients.client(self.ctx.vendor)
+        if client.simulated:
+            self.ctx.trace.simulated = True
+        return _MeteredClient(client, self)
+
+    def served_between(self, start: float, end: float) -> tuple[str | None, str | None]:
+        """Vendor and model of the last metered call that finished in (start, end]."""
+        for at, vendor, model in reversed(self.served_by):
+            if start < at <= end:
+                return vendor, model
+        return None, None
+
+    def call_context(self) -> CallContext:
+        ctx = self.ctx
+        return CallContext(task_id=ctx.task.id, task_version=ctx.task.version, trial=ctx.trial, seed=ctx.seed,
+                           mode=ctx.trace.mode)
+
     def request(self, mcp_url: str | None) -> AdapterRequest:
         task = self.ctx.task
         request = AdapterRequest(
@@ -126,7 +154,8 @@ class AdapterSession:
             today=task.world.today.isoformat(), policy=task.policy,
             routes=[{"label": r.label, "description": r.description} for r in task.routes],
             documents=[{"id": d.id, "title": d.title, "text": d.text} for d in task.documents],
-            tools=[spec.openai_schema() for spec in task.tools], mcp_url=mcp_url)
+            tools=[spec.openai_schema() for spec in task.tools], mcp_url=mcp_url,
+            model_base_url=self.model_base_url)
         request._models = self.chat_client
         return request
 
@@ -192,31 +221,44 @@ def _merge(session: AdapterSession, steps: list[Step]) -> list[Hop]:
     return [hop for _, _, hop in sorted(timed, key=lambda t: (t[0], t[1]))] + [final.hop]
 
 
-async def run_adapter(ctx: RunContext, label: str, invoke: Invoke) -> None:
-    """Serve the world (unless ``params.mcp`` is false), invoke the system, record the trace."""
+async def run_adapter(ctx: RunContext, label: str, invoke: Invoke, *, gateway: bool = False) -> None:
+    """Serve the world (unless ``params.mcp`` is false), invoke the system, record the trace.
+
+    With ``gateway`` (in-process systems; ``params.gateway`` overrides) the run is registered with
+    the model gateway, so the system's own OpenAI-compatible clients are served and metered."""
     session = AdapterSession(ctx)
     serve = serve_world_http(ctx.world, observer=session.tool_calls.append) if ctx.param("mcp", True, bool) \
         else nullcontext(None)
     answer, steps, failure = "", [], None
     async with serve as url:
-        request = session.request(url)
-        session.mark_start()
-        try:
-            answer, steps = await invoke(request, session)
-        except ConfigError:
-            raise
-        except (AdapterInfraError, InfraError) as exc:
-            failure = Hop(kind="generate", name=label, output={"text": ""}, latency_s=session.offset(),
-                          error=str(exc), infra_error=True)
-        except Exception as exc:  # the adapted system failed: its failure, recorded
-            failure = Hop(kind="generate", name=label, output={"text": ""}, latency_s=session.offset(),
-                          error=f"{type(exc).__name__}: {exc}")
+        run_context = session.call_context()
+        routed = ModelGateway.get().register(session, run_context) if ctx.param("gateway", gateway, bool) \
+            else nullcontext(None)
+        with routed as model_base_url, calling_as(run_context):
+            session.model_base_url = model_base_url
+            request = session.request(url)
+            session.mark_start()
+            try:
+                answer, steps = await invoke(request, session)
+            except ConfigError:
+                raise
+            except (AdapterInfraError, InfraError) as exc:
+                failure = Hop(kind="generate", name=label, output={"text": ""}, latency_s=session.offset(),
+                              error=str(exc), infra_error=True)
+            except Exception as exc:  # the adapted system failed: its failure, recorded
+                failure = Hop(kind="generate", name=label, output={"text": ""}, latency_s=session.offset(),
+                              error=f"{type(exc).__name__}: {exc}")
     if failure is not None:
         steps = [*steps, Step(session.offset(), failure)]
     elif not any(step.hop.kind == "generate" for step in steps):  # the answer is a generate hop
         steps = [*steps, Step(session.offset(), Hop(kind="generate", name=label, output={"text": answer},
                                                     latency_s=session.offset()))]
-    ctx.trace.hops.extend(_merge(session, steps))
+    hops = _merge(session, steps)
+    purposes = ctx.system.hop_purposes
+    for hop in hops:  # what each hop does, as the system declares it
+        if hop.purpose is None and hop.name in purposes:
+            hop.purpose = purposes[hop.name]
+    ctx.trace.hops.extend(hops)
     ctx.trace.answer = answer
     if not any(hop.usage.calls for hop in ctx.trace.hops):
         for _, usage in session.metered:

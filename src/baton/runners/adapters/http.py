@@ -6,6 +6,13 @@ Baton POSTs the :class:`AdapterRequest` JSON to ``params.url`` and expects
 headers), ``headers_env`` (header name -> *name* of the environment variable holding its value,
 e.g. ``{Authorization = "MY_SERVICE_AUTH"}``; values are never stored).
 
+Trace-based evaluation: with ``otel_port`` (an integer), Baton runs an OTLP/HTTP receiver on
+``127.0.0.1:<otel_port>`` (point the service's ``OTEL_EXPORTER_OTLP_ENDPOINT`` there), sends each
+request with a W3C ``traceparent`` header, waits (up to ``otel_wait_s``, default 30) for the
+service's spans of that trace, and takes the hops from them (:mod:`baton.otel.ingest`: GenAI,
+OpenInference, OpenLLMetry; ``otel_spans`` maps custom span names like
+``[tool.baton.otel.ingest.spans]``) instead of the response's hop events.
+
 A service that cannot be reached is an infrastructure error; an HTTP error status, a timeout or
 a malformed body is the system's failure.
 """
@@ -13,6 +20,7 @@ a malformed body is the system's failure.
 from __future__ import annotations
 
 import os
+import secrets
 
 import httpx
 
@@ -46,8 +54,18 @@ async def run_http(ctx: RunContext) -> None:
     timeout = ctx.param("timeout_s", DEFAULT_TIMEOUT_S, (int, float))
     headers = {**call_headers(), **_headers(ctx)}  # X-Baton-Run: the service may forward it to its model
 
+    otel = _otel_options(ctx)
+    if otel is not None:  # listening before the first request, which the service exports during
+        from baton.otel.receiver import OtlpReceiver
+
+        OtlpReceiver.shared(otel[0])
+
     async def invoke(request: AdapterRequest, session: AdapterSession) -> tuple[str, list[Step]]:
-        async with httpx.AsyncClient(timeout=timeout, headers=headers) as client:
+        send_headers = dict(headers)
+        if otel is not None:
+            trace_id, parent_id = secrets.token_hex(16), secrets.token_hex(8)
+            send_headers["traceparent"] = f"00-{trace_id}-{parent_id}-01"
+        async with httpx.AsyncClient(timeout=timeout, headers=send_headers) as client:
             try:
                 reply = await client.post(url, json=request.model_dump(mode="json"))
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
@@ -61,6 +79,43 @@ async def run_http(ctx: RunContext) -> None:
         else:
             body = reply.text
         parsed = parse_response(body, source=url)
+        if otel is not None:
+            return parsed.answer, await _span_steps(otel, trace_id, parent_id, session)
         return parsed.answer, [session.event_hop(e) for e in parsed.hops]
 
     await run_adapter(ctx, "http", invoke)
+
+
+def _otel_options(ctx: RunContext) -> tuple[int, float, object] | None:
+    """(receiver port, wait seconds, ingest settings) when ``params.otel_port`` is set."""
+    port = ctx.params.get("otel_port")
+    if port is None:
+        return None
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 < port < 65536:
+        raise ConfigError(f"system {ctx.system.name!r}: params.otel_port: expected a TCP port number, got {port!r}")
+    from baton.otel.ingest import parse_ingest_table
+
+    wait = ctx.param("otel_wait_s", 30.0, (int, float))
+    settings = parse_ingest_table({"spans": ctx.param("otel_spans", {}, dict)},
+                                  f"system {ctx.system.name!r}: params.otel_spans")
+    return port, float(wait), settings
+
+
+async def _span_steps(otel: tuple[int, float, object], trace_id: str, parent_id: str,
+                      session: AdapterSession) -> list[Step]:
+    """The service's spans of this request as steps, placed by their start times."""
+    import asyncio
+
+    from baton.otel.ingest import span_hop
+    from baton.otel.receiver import OtlpReceiver
+
+    port, wait, settings = otel
+    receiver = OtlpReceiver.shared(port)
+    spans = await asyncio.to_thread(receiver.wait_for_trace, trace_id, parent_id, timeout_s=wait)
+    parents = {s.parent_id for s in spans if s.parent_id}
+    steps = []
+    for span in sorted(spans, key=lambda s: s.start_ns):
+        hop = span_hop(span, settings, has_children=span.span_id in parents)  # type: ignore[arg-type]
+        if hop is not None:
+            steps.append(Step(max(0.0, span.start_ns / 1e9 - session.started_wall), hop))
+    return steps

@@ -1,32 +1,48 @@
 """langgraph: a LangGraph graph is the system under test; each node update becomes a hop.
 
-``params``:
+A graph runs as written: synchronous or async nodes, one-argument ``node(state)`` or
+``node(state, config)``, its own state keys, its own model clients. ``params``:
 
-* ``target``: ``"module:attr"`` naming a compiled graph, a ``StateGraph`` (compiled here), or a
-  function returning either;
+* ``target``: ``"module:attr"`` or ``"path/graph.py:attr"`` naming a compiled graph, a
+  ``StateGraph`` (compiled here), or a function returning either; the file's folder is importable;
 * ``input_key`` (default ``messages``): the state key that receives the customer's turns
   (``messages`` gets chat messages; any other key gets the request text);
-* ``output_key`` (default: ``answer`` when the final state has it, else the last message);
+* ``answer_key`` (alias ``output_key``; default: ``answer`` when the final state has it, else the
+  last message): the state key holding the reply;
+* ``verdict_key`` (default ``verdict``): the key a verify node writes (``True``/``False``,
+  ``"pass"``/``"fail"``); a node writing it is a verify hop;
 * ``hop_kinds``: node name -> hop kind; otherwise the kind is read from the node name (``route``/
   ``router``/``classify`` -> route, ``retriev``/``search`` -> retrieve, ``verif``/``check``/
-  ``critic``/``review`` -> verify, ``tool`` -> tool, anything else -> generate).
+  ``critic``/``review`` -> verify, ``tool`` -> tool, anything else -> generate);
+* ``models``: name -> vendor profile for the graph's model calls (see below);
+* ``openai_env`` (default true): point ``OPENAI_BASE_URL`` at Baton's model gateway.
 
-Nodes reach the run through ``config["configurable"]["baton"]``, the :class:`AdapterRequest`
-(its ``mcp_url``, documents, and ``chat_client(name)`` for Baton's model clients, whose usage
-is attributed to the node that made the calls).
+A key that is not in the graph's state is a configuration error listing the graph's keys, raised
+before any task runs. What each node does in the system comes from the system's
+``hop_purposes`` (e.g. ``route = "model_select"``) and is stored on its hops.
+
+Model calls: nodes may use the graph's own OpenAI-compatible clients — ``openai.OpenAI()`` built
+from ``OPENAI_BASE_URL`` or pointed at ``config["configurable"]["baton"].model_base_url`` — which
+Baton's model gateway (:mod:`baton.runners.adapters.gateway`) serves through its vendor clients:
+the request's ``model`` is looked up in ``params.models`` (else the matrix cell's vendor serves
+it), and each call's cost, tokens, vendor, model and simulated label land on the node's hop. Nodes
+taking ``config`` can also use ``config["configurable"]["baton"].chat_client(name)``.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
 from baton.errors import ConfigError
-from baton.runners.adapters.callable import load_target
+from baton.runners.adapters.callable import load_system_target, load_target
+from baton.runners.adapters.gateway import ModelGateway
 from baton.runners.adapters.harness import AdapterSession, Step, complete_output, run_adapter
 from baton.runners.adapters.types import AdapterRequest
 from baton.runners.context import RunContext
 from baton.runners.registry import register_architecture
+from baton.systems import SystemConfig
 from baton.trace import HOP_KINDS, Hop, HopKind
 
 _NAME_KINDS: tuple[tuple[tuple[str, ...], HopKind], ...] = (
@@ -83,7 +99,8 @@ def _text_of(update: dict[str, Any]) -> str:
     return ""
 
 
-def node_output(kind: HopKind, update: dict[str, Any]) -> dict[str, Any]:
+def node_output(kind: HopKind, update: dict[str, Any], *, verdict_key: str = "verdict",
+                answer_key: str | None = None) -> dict[str, Any]:
     """A node update as a hop output: the keys of its kind, plus the update itself."""
     if kind == "route":
         route = update.get("route")
@@ -93,19 +110,20 @@ def node_output(kind: HopKind, update: dict[str, Any]) -> dict[str, Any]:
     elif kind == "retrieve":
         out = {"doc_ids": list(update.get("doc_ids") or []), "record_ids": list(update.get("record_ids") or [])}
     elif kind == "verify":
-        verdict = update.get("verdict")
+        verdict = update.get(verdict_key, update.get("verdict"))
         if isinstance(verdict, bool):
             verdict = "pass" if verdict else "fail"
-        out = {"verdict": verdict, "issues": [str(i) for i in update.get("issues") or []]}
+        issues = update.get("issues") or []
+        out = {"verdict": verdict, "issues": [str(i) for i in (issues if isinstance(issues, list) else [issues])]}
     elif kind == "tool":
         out = {}
     else:
-        out = {"text": _text_of(update)}
+        text = update.get(answer_key) if answer_key else None
+        out = {"text": text if isinstance(text, str) else _text_of(update)}
     return {**complete_output(kind, out), "update": jsonable(update)}
 
 
-def load_graph(ctx: RunContext) -> Any:
-    target = load_target(ctx)
+def _graph_of(target: Any, system: SystemConfig) -> Any:
     if hasattr(target, "compile") and not hasattr(target, "astream"):
         target = target.compile()
     elif not hasattr(target, "astream") and callable(target):
@@ -113,17 +131,66 @@ def load_graph(ctx: RunContext) -> Any:
         if hasattr(target, "compile") and not hasattr(target, "astream"):
             target = target.compile()
     if not hasattr(target, "astream"):
-        raise ConfigError(f"system {ctx.system.name!r}: params.target: expected a LangGraph graph, "
+        raise ConfigError(f"system {system.name!r}: params.target: expected a LangGraph graph, "
                           f"got {type(target).__name__}")
     return target
+
+
+def _gateway_env(system: SystemConfig) -> None:
+    """Clients built from the environment (``openai.OpenAI()``) reach Baton's model gateway."""
+    openai_env = system.params.get("openai_env", True)
+    if not isinstance(openai_env, bool):
+        raise ConfigError(f"system {system.name!r}: params.openai_env: expected true or false, got {openai_env!r}")
+    if openai_env:
+        os.environ["OPENAI_BASE_URL"] = ModelGateway.get().base_url
+        os.environ.setdefault("OPENAI_API_KEY", "baton-gateway")
+
+
+def load_graph(ctx: RunContext) -> Any:
+    _gateway_env(ctx.system)
+    return _graph_of(load_target(ctx), ctx.system)
+
+
+def state_keys(graph: Any) -> list[str] | None:
+    """The graph's state keys, or None when its state is a plain ``dict`` (keys not declared)."""
+    channels = [str(c) for c in getattr(graph, "channels", {}) or {}]
+    keys = [c for c in channels if not c.startswith("__") and not c.startswith("branch:")]
+    return keys or None
+
+
+def check_keys(graph: Any, system: SystemConfig) -> None:
+    """Every key named in ``params`` is a key of the graph's state (ConfigError listing them)."""
+    keys = state_keys(graph)
+    if keys is None:
+        return
+    for param in ("input_key", "answer_key", "output_key", "verdict_key"):
+        value = system.params.get(param)
+        if value is None:
+            if param == "input_key" and "messages" not in keys:
+                raise ConfigError(f"system {system.name!r}: params.input_key: the graph has no 'messages' key; "
+                                  f"name the key that receives the request — its state keys are: {', '.join(keys)}")
+            continue
+        if not isinstance(value, str):
+            raise ConfigError(f"system {system.name!r}: params.{param}: expected a state key (string), got {value!r}")
+        if value not in keys:
+            raise ConfigError(f"system {system.name!r}: params.{param}: {value!r} is not a key of the graph's "
+                              f"state; its state keys are: {', '.join(keys)}")
+
+
+def check_system(system: SystemConfig) -> None:
+    """Configuration-time check of a ``langgraph`` system: target loads, keys exist."""
+    _gateway_env(system)
+    check_keys(_graph_of(load_system_target(system), system), system)
 
 
 @register_architecture("langgraph")
 async def run_langgraph(ctx: RunContext) -> None:
     """A LangGraph graph; node updates become hops."""
     graph = load_graph(ctx)
+    check_keys(graph, ctx.system)
     input_key = ctx.param("input_key", "messages", str)
-    output_key = ctx.param("output_key", None, str)
+    output_key = ctx.param("answer_key", None, str) or ctx.param("output_key", None, str)
+    verdict_key = ctx.param("verdict_key", "verdict", str)
     kinds = ctx.param("hop_kinds", {}, dict)
 
     async def invoke(request: AdapterRequest, session: AdapterSession) -> tuple[str, list[Step]]:
@@ -142,14 +209,19 @@ async def run_langgraph(ctx: RunContext) -> None:
                     continue
                 update = update if isinstance(update, dict) else {"value": update}
                 kind = node_kind(node, kinds)
+                if node not in kinds and verdict_key in update and kind == "generate":
+                    kind = "verify"
                 usage = session.usage_between(previous, now)
+                vendor, model = session.served_between(previous, now)
                 steps.append(Step(previous - session.started,
-                                  Hop(kind=kind, name=node, output=node_output(kind, update),
+                                  Hop(kind=kind, name=node, vendor=vendor, model=model,
+                                      output=node_output(kind, update, verdict_key=verdict_key,
+                                                         answer_key=output_key),
                                       latency_s=now - previous, usage=usage)))
             previous = now
         return _answer(final, output_key), steps
 
-    await run_adapter(ctx, "langgraph", invoke)
+    await run_adapter(ctx, "langgraph", invoke, gateway=True)
 
 
 def _answer(state: dict[str, Any], output_key: str | None) -> str:

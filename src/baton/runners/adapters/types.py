@@ -44,6 +44,9 @@ class AdapterRequest(BaseModel):
     tools: list[dict[str, Any]] = Field(default_factory=list,
                                         description="The task's tools, OpenAI Chat Completions format.")
     mcp_url: str | None = Field(default=None, description="Streamable-HTTP MCP endpoint of this run's world.")
+    model_base_url: str | None = Field(default=None, description="OpenAI-compatible base URL (in-process "
+                                       "adapters): a plain client pointed here is served by Baton's vendor "
+                                       "clients, each call metered and attributed to the step making it.")
 
     _models: Callable[[str], ModelClient] | None = PrivateAttr(default=None)
 
