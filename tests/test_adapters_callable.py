@@ -88,7 +88,7 @@ async def test_bad_targets_are_config_errors(task: GoldenTask) -> None:
         await run_task(task, SystemConfig(name="mine", architecture="callable"), "v", clients=NoModels())
     with pytest.raises(ConfigError, match="has no attribute 'nope'"):
         await run_task(task, system(f"{__name__}:nope"), "v", clients=NoModels())
-    with pytest.raises(ConfigError, match="no such file"):
+    with pytest.raises(ConfigError, match="not found"):
         await run_task(task, system("missing/agent.py:answer"), "v", clients=NoModels())
 
 

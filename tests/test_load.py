@@ -91,7 +91,7 @@ def test_baton_load_end_to_end_finds_saturation(tmp_path: Path, capsys: pytest.C
     steps = data["steps"]
     assert [s["offered_rate"] for s in steps] == [4.0, 300.0]  # stopped after the saturated step
     low, high = steps
-    assert not low["saturated"] and low["completed"] == low["arrivals"] > 0
+    assert not low["saturated"] and low["completed"] == low["arrivals"] > 0 and low["errors"] == 0
     assert high["saturated"] and high["shed"] > 0 and "error rate" in high["reason"]
     assert data["saturated_at"] == 300.0 and data["highest_sustained"] == 4.0 and data["simulated"]
     assert low["vendor_cpu_utilisation"] is not None and low["vendor_cpu_utilisation"] >= 0

@@ -175,7 +175,8 @@ def missing_units(run_dir: Path | str, limit: int = 10) -> tuple[int, list[str]]
                         vendor_limits=stored.get("vendor_limits"))
     except (BatonError, KeyError, TypeError, OSError):
         return None
-    if prepare_manifest(plan.matrix, plan.profiles).run_key != manifest.run_key:
+    rebuilt = prepare_manifest(plan.matrix, plan.profiles, use_cache=manifest.config.cache, judge=manifest.config.judge)
+    if rebuilt.run_key != manifest.run_key:
         return None
     have = {key for key, _ in iter_records(run_dir)}
     shard_count = next((int(s["count"]) for d in stored.get("merged_from", [])

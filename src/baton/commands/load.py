@@ -120,7 +120,7 @@ def load(args: argparse.Namespace) -> int:
     vendor_cpu = None
     with contextlib.ExitStack() as stack:
         if simulated:
-            served = stack.enter_context(sim_process(profile, args.sim_latency_ms))
+            served = stack.enter_context(sim_process(profile, args.sim_latency_ms, tasks))
             profile, vendor_cpu = served.profile, served.cpu_s
         elif args.sim_latency_ms is not None:
             raise ConfigError(f"--sim-latency-ms: vendor '{profile.name}' is not simulated")

@@ -10,18 +10,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import httpx
 
 from baton.errors import BatonError
+from baton.task import GoldenTask
 from baton.vendors import VendorProfile
 
 __all__ = ["SimProcess", "process_cpu_s", "sim_process"]
 
 _CODE = ("import json, sys; from baton.sim.knobs import SimKnobs; from baton.sim.server import serve_forever; "
+         "from baton.task import GoldenTask; "
          "models = {k: SimKnobs.model_validate(v) for k, v in json.loads(sys.argv[1]).items()}; "
-         "serve_forever(models, '127.0.0.1', int(sys.argv[2]))")
+         "tasks = [GoldenTask.model_validate_json(line) for line in open(sys.argv[3], 'rb') if line.strip()]; "
+         "serve_forever(models, '127.0.0.1', int(sys.argv[2]), tasks)")
 
 
 def _free_port() -> int:
@@ -50,10 +53,11 @@ class SimProcess:
 
 
 @contextlib.contextmanager
-def sim_process(profile: VendorProfile, latency_ms: float | None = None,
+def sim_process(profile: VendorProfile, latency_ms: float | None = None, tasks: Iterable[GoldenTask] = (),
                 start_timeout_s: float = 30.0) -> Iterator[VendorProfile]:
     """Serve ``profile`` (a ``kind = "sim"`` profile) from a child process, with its latency set to
-    ``latency_ms`` when given; yields the profile pointing at it (``base_url`` set) and its pid."""
+    ``latency_ms`` when given, for the task set ``tasks`` (the simulated vendor answers only
+    requests of tasks it holds); yields the profile pointing at it (``base_url`` set) and its pid."""
     from baton.sim.server import sim_models
 
     if profile.kind != "sim":
@@ -67,7 +71,10 @@ def sim_process(profile: VendorProfile, latency_ms: float | None = None,
     models = {name: k.model_dump(mode="json") for name, k in sim_models({profile.name: profile}).items()}
     port = _free_port()
     log = tempfile.TemporaryFile()  # not a pipe: a full pipe would stall the server under load
-    proc = subprocess.Popen([sys.executable, "-c", _CODE, json.dumps(models), str(port)],
+    task_file = tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False)  # noqa: SIM115
+    with task_file:
+        task_file.writelines(task.model_dump_json() + "\n" for task in tasks)
+    proc = subprocess.Popen([sys.executable, "-c", _CODE, json.dumps(models), str(port), task_file.name],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log)
     base_url = f"http://127.0.0.1:{port}/v1"
     try:
@@ -94,3 +101,4 @@ def sim_process(profile: VendorProfile, latency_ms: float | None = None,
             proc.kill()
             proc.wait()
         log.close()
+        os.unlink(task_file.name)

@@ -29,7 +29,7 @@ from baton.errors import ConfigError
 from baton.runners.adapters.harness import AdapterSession, Step, parse_response, run_adapter
 from baton.runners.adapters.types import AdapterRequest
 from baton.runners.context import RunContext
-from baton.runners.registry import import_target, register_architecture
+from baton.runners.registry import register_architecture
 from baton.systems import SystemConfig
 
 
@@ -44,9 +44,8 @@ def load_system_target(system: SystemConfig) -> Any:
     target = system.params.get("target")
     if not isinstance(target, str):
         raise ConfigError(f"{where}: expected 'module:attribute' or 'path/file.py:attribute', got {target!r}")
-    if system.base_dir is None:
-        return import_target(target, what=where)
-    return import_project_target(target, system.base_dir, where)
+    # a system declared in code (no file) resolves against the working directory
+    return import_project_target(target, system.base_dir or Path.cwd(), where)
 
 
 def import_project_target(target: str, base_dir: Path, where: str) -> Any:
