@@ -100,7 +100,7 @@ def test_server_dies_with_a_killed_parent() -> None:
     server_pid = int(parent.stdout.readline())
     os.kill(parent.pid, signal.SIGKILL)
     parent.wait()
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # a hang detector: the server is gone at once when all is well
     while time.monotonic() < deadline:
         try:
             os.kill(server_pid, 0)

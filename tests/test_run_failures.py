@@ -178,3 +178,31 @@ def test_judge_is_part_of_the_configuration(tmp_path: Path, capsys):
     assert code == 0, err
     code, _, err = cli(tmp_path, capsys, "--resume", str(tmp_path / "run"), "--judge", "sim-small")
     assert code == 2 and "judge: none -> sim-small" in err
+
+
+def test_the_gate_retries_an_earlier_sessions_infra_errors(tmp_path: Path):
+    import subprocess
+    from importlib import metadata
+
+    plugin = [] if metadata.entry_points(group="pytest11", name="baton") else ["-p", "baton.pytest_plugin"]
+    with stub_vendor.StubVendor(stub_vendor.error_reply(503, "down for maintenance")) as stub:
+        project = write_project(tmp_path, stub.base_url)
+        with (project / "pyproject.toml").open("a") as fh:
+            fh.write('\n[tool.pytest.ini_options]\naddopts = "-p no:cacheprovider"\nbaton_systems = "naive"\n'
+                     'baton_vendors = "hosted"\nbaton_task_filter = "billing/refund-*"\n')
+        (project / "evals").mkdir()
+        (project / "evals" / "test_golden.py").write_text("def test_golden_set(baton_case):\n    baton_case.check()\n")
+        run_dir = project / "gate-run"
+
+        def gate() -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "pytest", str(project / "evals"), *plugin,
+                                   f"--rootdir={project}", f"--baton-run-dir={run_dir}", "--baton-no-cache", "-rs"],
+                                  cwd=project, capture_output=True, text=True, timeout=300)
+
+        first = gate()
+        assert all(r.status == "error" for r in iter_results(run_dir)), first.stdout
+        stub.reply = stub_vendor.text_reply("All sorted.")
+        second = gate()
+        assert second.returncode == 0, second.stdout + second.stderr
+    results = list(iter_results(run_dir))
+    assert len(results) == 3 and not any(r.status == "error" for r in results)

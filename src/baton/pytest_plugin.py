@@ -296,9 +296,13 @@ class GateSession:
         # Workers of one xdist session share the run directory: the first runs the matrix, the
         # others wait here and then find every key already stored.
         with FileLock(str(run_dir / ".pytest.lock")):
+            # Infrastructure errors of an earlier session are retried, once: the other workers
+            # of this session (the marker) keep what the first one stored.
+            marker = run_dir / f".pytest-{self.token}"
             summary = _call_sync(run_matrix_sync, matrix, profiles=plan.plan.profiles, run_dir=run_dir,
                                  concurrency=plan.concurrency, use_cache=plan.use_cache,
-                                 cache_dir=plan.cache_dir, manifest=manifest)
+                                 cache_dir=plan.cache_dir, manifest=manifest, retry_errors=not marker.exists())
+            marker.touch()
         if summary.cancelled:
             raise KeyboardInterrupt  # finished runs are stored; pytest reports the interruption
         self.run_dir = run_dir
