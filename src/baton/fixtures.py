@@ -222,10 +222,11 @@ class _Domain:
     file: str
     spec: DomainFile
     documents: list[Document] = field(default_factory=list)
+    python_tools: list[ToolSpec] = field(default_factory=list)
 
     @property
     def tools(self) -> dict[str, ToolSpec]:
-        return {tool.name: tool for tool in self.spec.tools}
+        return {tool.name: tool for tool in [*self.spec.tools, *self.python_tools]}
 
 
 def _load_documents(folder: Path, problems: list[Problem]) -> list[Document]:
@@ -301,9 +302,32 @@ def _load_domain(folder: Path, problems: list[Problem]) -> _Domain | None:
             where = ".".join(str(part) for part in exc.absolute_path)
             problems.append(Problem(file, f"tools.{i}.parameters{'.' + where if where else ''}",
                                     f"invalid JSON Schema: {exc.message}"))
+    python_tools = _load_python_tools(folder, spec, file, problems)
     if len(problems) > before:
         return None
-    return _Domain(folder.name, file, spec, documents)
+    return _Domain(folder.name, file, spec, documents, python_tools)
+
+
+def _load_python_tools(folder: Path, spec: DomainFile, file: str, problems: list[Problem]) -> list[ToolSpec]:
+    """The tools of ``<domain>/tools.py`` (none without one); problems name the file and line."""
+    for i, tool in enumerate(spec.tools):
+        if tool.python is not None:
+            problems.append(Problem(file, f"tools.{i}.python", "Python tools are defined in the "
+                                    "domain's tools.py, not in domain.yaml"))
+    path = folder / "tools.py"
+    if not path.is_file():
+        return []
+    from baton.tool_module import load_tools_file  # lazy: most domains have no tools.py
+
+    tools_file = display_path(path)
+    tools, found = load_tools_file(path, tools_file)
+    problems.extend(Problem(tools_file, p.field, p.message) for p in found)
+    declared = {t.name for t in spec.tools}
+    for tool in tools:
+        if tool.name in declared:
+            problems.append(Problem(tools_file, f"line {tool.python.line if tool.python else 0}",
+                                    f"tool '{tool.name}' is also defined in {file}"))
+    return tools
 
 
 # --------------------------------------------------------------------------- tasks

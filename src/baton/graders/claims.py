@@ -99,8 +99,9 @@ def _related(a: str, b: str) -> bool:
 
 def tool_stems(spec: ToolSpec) -> frozenset[str]:
     """Stems of a tool's name tokens and of the collections it reads or writes."""
-    created = spec.effect.create.collection if spec.effect.create is not None else None
-    return _tool_stems(spec.name, spec.effect.collection, created)
+    effect = spec.primary_effect
+    created = effect.create.collection if effect is not None and effect.create is not None else None
+    return _tool_stems(spec.name, effect.collection if effect is not None else "", created)
 
 
 @lru_cache(maxsize=4096)

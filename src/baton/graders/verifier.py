@@ -20,7 +20,7 @@ from baton.graders.answer import check_facts
 from baton.graders.calls import ObservedCall, forbidden_hits
 from baton.graders.facts import Extracted
 from baton.graders.spans import AnswerText
-from baton.graders.tools import match_tool_calls
+from baton.graders.tools import expected_calls, match_tool_calls
 from baton.result import ComponentScore
 from baton.task import GoldenTask
 from baton.trace import Trace
@@ -66,8 +66,9 @@ def judge_pre_verify(task: GoldenTask, trace: Trace, calls: list[ObservedCall], 
     reasons = []
     if forbidden_hits(task, judged):
         reasons.append("forbidden action")
-    match = match_tool_calls(task, task.gold.tool_calls, judged, task.gold.ordered)
-    if not match.passed(len(task.gold.tool_calls)):
+    gold_calls = expected_calls(task)
+    match = match_tool_calls(task, gold_calls, judged, task.gold.ordered)
+    if not match.passed(len(gold_calls)):
         reasons.append("tool calls diverge from gold")
     draft = str(trace.hops[draft_index].output.get("text")) if draft_index is not None else ""
     report = check_facts(task, Extracted(AnswerText(draft, user_texts)))
