@@ -357,17 +357,21 @@ def reference_problems(task: GoldenTask, file: str, prefix: str = "") -> list[Pr
 
 
 def _merge_world(seed: WorldSeed, changes: TaskWorld | None) -> WorldSeed:
-    collections = {name: dict(records) for name, records in seed.collections.items()}
-    if changes is not None:
-        for name, records in changes.collections.items():
-            target = collections.setdefault(name, {})
-            for rid, record in records.items():
-                if record is None:
-                    target.pop(rid, None)
-                else:
-                    target[rid] = record
-    today = changes.today if changes is not None and changes.today is not None else seed.today
-    return WorldSeed(today=today, collections=collections)
+    """The task's world. Tasks that change nothing share their domain's (validated) seed, and a
+    task's changes copy only the collections they touch: a domain with a large world (an
+    imported benchmark's tables) does not cost one copy of it per task."""
+    if changes is None or (not changes.collections and changes.today is None):
+        return seed
+    collections = dict(seed.collections)
+    for name, records in changes.collections.items():
+        target = collections[name] = dict(collections.get(name, {}))
+        for rid, record in records.items():
+            if record is None:
+                target.pop(rid, None)
+            else:
+                target[rid] = record
+    today = changes.today if changes.today is not None else seed.today
+    return WorldSeed.model_construct(today=today, collections=collections)  # both parts are validated
 
 
 def _resolve(data: dict[str, Any], domain: _Domain, file: str) -> tuple[GoldenTask | None, list[Problem]]:
