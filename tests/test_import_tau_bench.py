@@ -216,3 +216,25 @@ def test_judging_whether_a_tool_writes(source: str, writes: bool) -> None:
 
     (function,) = ast.parse(source).body
     assert judge_writes(function) is writes  # type: ignore[arg-type]
+
+
+@pytest.mark.e2e
+async def test_an_imported_domain_runs_end_to_end_with_grading_in_a_spawned_worker(
+        imported: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import baton.engine
+    from baton.engine import Matrix, run_matrix
+    from baton.store import iter_results
+    from baton.systems import BUILTIN_SYSTEMS
+    from baton.vendor_config import builtin_profiles
+
+    monkeypatch.setattr(baton.engine, "_can_fork", lambda: False)  # the worker gets tasks, not this process's modules
+    matrix = Matrix(tasks=load_tasks(imported), systems=[BUILTIN_SYSTEMS["multi_agent"]],
+                    vendors=["sim-frontier"], trials=1, seed=1)
+    summary = await run_matrix(matrix, profiles=builtin_profiles(), run_dir=tmp_path / "run", concurrency=4,
+                               cache_dir=tmp_path / "cache", grade_worker=True)
+    assert summary.completed == len(matrix) == 5 and summary.errors == 0
+    results = list(iter_results(tmp_path / "run"))
+    tool_hops = [h for r in results for h in r.trace.hops if h.kind == "tool"]
+    assert tool_hops and any(h.output["error"] is None and h.output["result"] is not None for h in tool_hops)
+    assert summary.passed >= 1
+    assert all(r.grade.first_divergent_hop for r in results if r.grade.status == "failed")

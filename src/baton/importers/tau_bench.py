@@ -46,7 +46,7 @@ _WATCHED_CALLS = 3  # calls of each seemingly read-only tool checked for writes
 class BenchReplay:
     """A task replayed with the benchmark's own code."""
 
-    end: dict[str, dict[str, dict[str, Any]]]
+    changes: dict[str, dict[str, Any]]  # what the replay changed (see _changes): the end state
     failed: list[bool]  # per gold action kept (respond actions dropped): the benchmark rejected it
     wrote: set[str]     # tools whose call changed the data
 
@@ -85,7 +85,7 @@ def replay_benchmark(task: BenchTask, data: dict[str, Any], originals: dict[str,
     """Run ``task``'s gold actions with the benchmark's own tools, the way its environment does
     (an exception or a result starting with "Error" is a rejected call). A tool in ``watch`` is
     checked for writes (comparing the data before and after) on that many more of its calls."""
-    data = _copy(data)
+    initial, data = data, _copy(data)
     failed: list[bool] = []
     wrote: set[str] = set()
     for action in _actions(task):
@@ -103,7 +103,7 @@ def replay_benchmark(task: BenchTask, data: dict[str, Any], originals: dict[str,
             watch[action.name] -= 1
             if before != data:
                 wrote.add(action.name)
-    return BenchReplay(data, failed, wrote)
+    return BenchReplay(_changes(initial, data), failed, wrote)
 
 
 def _changes(initial: dict[str, dict[str, Any]], end: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -125,7 +125,7 @@ def _title(split: str, index: int, instruction: str) -> str:
 
 
 def _task_yaml(domain: str, split: str, index: int, task: BenchTask, replay: BenchReplay,
-               tools: dict[str, BenchTool], initial: dict[str, Any], terminate: list[str],
+               tools: dict[str, BenchTool], terminate: list[str],
                origin: str) -> dict[str, Any]:
     calls = []
     for action, failed in zip(_actions(task), replay.failed):
@@ -142,7 +142,7 @@ def _task_yaml(domain: str, split: str, index: int, task: BenchTask, replay: Ben
     facts = [{"id": f"output-{i + 1}", "kind": "number" if _NUMBER.match(out.strip()) else "text",
               "forms": [out]} for i, out in enumerate(task.outputs) if out.strip()]
     gold: dict[str, Any] = {"route": domain, "outcome": outcome, "tool_calls": calls, "ordered": False,
-                            "final_state": _changes(initial, replay.end)}
+                            "final_state": replay.changes}
     if facts:
         gold["facts"] = facts
     gold["notes"] = f"Imported from {origin}, split '{split}', task {index}."
@@ -243,7 +243,7 @@ def import_tau_bench(path: Path, out: Path, *, domain: str | None = None, splits
     (target / "domain.yaml").write_text(_dump(domain_yaml), encoding="utf-8")
     (target / "tools.py").write_text(render_tools_py(tools, code, origin), encoding="utf-8")
     for (split, i, task), replay in zip(selected, replays):
-        data = _task_yaml(name, split, i, task, replay, by_name, checkout.data, checkout.terminate_tools, origin)
+        data = _task_yaml(name, split, i, task, replay, by_name, checkout.terminate_tools, origin)
         (target / "tasks" / f"{data['id'].split('/', 1)[1]}.yaml").write_text(_dump(data), encoding="utf-8")
 
     loaded, load_problems = load_golden_set(target)
@@ -258,8 +258,9 @@ def import_tau_bench(path: Path, out: Path, *, domain: str | None = None, splits
         except ToolError as exc:
             report.mismatches.append(f"{task_id}: Baton's replay rejects a gold call the benchmark accepts: {exc}")
             continue
-        if state == replay.end:
+        changes = _changes(checkout.data, state)  # both replays start from the same data
+        if changes == replay.changes:
             report.reproduced += 1
         else:
-            report.mismatches.append(f"{task_id}: end states differ at {_first_difference(state, replay.end)}")
+            report.mismatches.append(f"{task_id}: end states differ at {_first_difference(changes, replay.changes)}")
     return report
