@@ -155,3 +155,14 @@ async def test_the_mcp_world_serves_both_kinds_alike() -> None:
     assert seen[0] == seen[1]
     assert seen[0][0] == {"get_order": True, "find_orders_by_zip": True, "cancel_order": False,
                           "return_items": False, "exchange_item": False, "modify_address": False}
+
+
+def test_both_kinds_survive_an_export_round_trip(tmp_path: Path) -> None:
+    from baton.dataset import export_tasks, read_tasks_file
+
+    tasks = load_tasks(DOMAINS)
+    out = export_tasks(tasks, tmp_path / "shops.jsonl", "jsonl")
+    back, problems = read_tasks_file(out)
+    assert problems == [] and back == tasks
+    for before, after in zip(tasks, back):
+        assert replay_gold(before).snapshot() == replay_gold(after).snapshot()
