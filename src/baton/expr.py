@@ -7,7 +7,7 @@ Expressions use Python syntax, restricted to a whitelist of AST nodes, and never
 * names (bound by the caller: arguments, ``record``, ``today``, loaded records, ``item``);
   ``x is None`` / ``x is not None`` test for a missing (null) value;
 * ``a.b`` and ``a["b"]`` read a field of a record (attribute access is *only* field access: there
-  are no methods, so ``order.items`` is the order's ``items`` field), ``a[0]`` an element;
+  are no methods, so ``cart.items`` is the cart's ``items`` field), ``a[0]`` an element;
 * arithmetic ``+ - * / // %`` and unary ``-``; comparisons ``== != < <= > >= in not in``
   (numbers compare within 1e-6); ``and``, ``or``, ``not``; ``x if c else y``;
 * calls of the functions in :data:`FUNCTIONS` only (``round``, ``sum``, ``min``, ``max``, ``len``...);

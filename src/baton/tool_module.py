@@ -209,7 +209,7 @@ def _analyse(func: Any, meta: ToolMeta, name: str, source: str) -> LoadedTool:
     for p in arguments:
         if p.name not in hints:
             raise _LoadError(line, f"tool '{name}': parameter '{p.name}' has no type hint, so its JSON "
-                                   "Schema is unknown; annotate it (e.g. 'order_id: str')")
+                                   "Schema is unknown; annotate it (e.g. 'loan_id: str')")
         default = ... if p.default is inspect.Parameter.empty else p.default
         info = Field(default, description=described[p.name]) if p.name in described else Field(default)
         fields[p.name] = (hints[p.name], info)

@@ -5,16 +5,16 @@ A domain may define its tools as typed Python functions over its world, next to 
     from baton.tools import ToolError, tool
 
     @tool(writes=True)
-    def cancel_order(db: dict, order_id: str, reason: Literal["no longer needed", "ordered by mistake"]) -> dict:
-        \"\"\"Cancel a pending order.
+    def renew_loan(db: dict, loan_id: str, weeks: Literal[1, 2, 3] = 2) -> dict:
+        \"\"\"Extend a library loan.
 
         Args:
-            order_id: The order id, such as '#W0000000'.
-            reason: Why the customer cancels.
+            loan_id: The loan id, such as 'L-17'.
+            weeks: How many weeks to add.
         \"\"\"
-        order = db["orders"].get(order_id)
-        if order is None:
-            raise ToolError("order not found")
+        loan = db["loans"].get(loan_id)
+        if loan is None:
+            raise ToolError("loan not found")
         ...
 
 The first parameter receives the world: ``collection -> record id -> record`` (plain dicts the
