@@ -223,10 +223,11 @@ class _Domain:
     file: str
     spec: DomainFile
     documents: list[Document] = field(default_factory=list)
+    python_tools: list[ToolSpec] = field(default_factory=list)
 
     @property
     def tools(self) -> dict[str, ToolSpec]:
-        return {tool.name: tool for tool in self.spec.tools}
+        return {tool.name: tool for tool in [*self.spec.tools, *self.python_tools]}
 
 
 def _load_documents(folder: Path, problems: list[Problem]) -> list[Document]:
@@ -306,9 +307,32 @@ def _load_domain(folder: Path, problems: list[Problem]) -> _Domain | None:
             problems.append(Problem(file, where, f"tool '{tool.name}': an empty enum accepts no value; "
                                                  f"list the allowed values or remove the enum"))
     problems.extend(_world_type_problems(spec.world, file))
+    python_tools = _load_python_tools(folder, spec, file, problems)
     if len(problems) > before:
         return None
-    return _Domain(folder.name, file, spec, documents)
+    return _Domain(folder.name, file, spec, documents, python_tools)
+
+
+def _load_python_tools(folder: Path, spec: DomainFile, file: str, problems: list[Problem]) -> list[ToolSpec]:
+    """The tools of ``<domain>/tools.py`` (none without one); problems name the file and line."""
+    for i, tool in enumerate(spec.tools):
+        if tool.python is not None:
+            problems.append(Problem(file, f"tools.{i}.python", "Python tools are defined in the "
+                                    "domain's tools.py, not in domain.yaml"))
+    path = folder / "tools.py"
+    if not path.is_file():
+        return []
+    from baton.tool_module import load_tools_file  # lazy: most domains have no tools.py
+
+    tools_file = display_path(path)
+    tools, found = load_tools_file(path, tools_file)
+    problems.extend(Problem(tools_file, p.field, p.message) for p in found)
+    declared = {t.name for t in spec.tools}
+    for tool in tools:
+        if tool.name in declared:
+            problems.append(Problem(tools_file, f"line {tool.python.line if tool.python else 0}",
+                                    f"tool '{tool.name}' is also defined in {file}"))
+    return tools
 
 
 def _empty_enums(schema: Any, path: str) -> Iterable[str]:
@@ -390,17 +414,21 @@ def reference_problems(task: GoldenTask, file: str, prefix: str = "") -> list[Pr
 
 
 def _merge_world(seed: WorldSeed, changes: TaskWorld | None) -> WorldSeed:
-    collections = {name: dict(records) for name, records in seed.collections.items()}
-    if changes is not None:
-        for name, records in changes.collections.items():
-            target = collections.setdefault(name, {})
-            for rid, record in records.items():
-                if record is None:
-                    target.pop(rid, None)
-                else:
-                    target[rid] = record
-    today = changes.today if changes is not None and changes.today is not None else seed.today
-    return WorldSeed(today=today, collections=collections)
+    """The task's world. Tasks that change nothing share their domain's (validated) seed, and a
+    task's changes copy only the collections they touch: a domain with a large world (an
+    imported benchmark's tables) does not cost one copy of it per task."""
+    if changes is None or (not changes.collections and changes.today is None):
+        return seed
+    collections = dict(seed.collections)
+    for name, records in changes.collections.items():
+        target = collections[name] = dict(collections.get(name, {}))
+        for rid, record in records.items():
+            if record is None:
+                target.pop(rid, None)
+            else:
+                target[rid] = record
+    today = changes.today if changes.today is not None else seed.today
+    return WorldSeed.model_construct(today=today, collections=collections)  # both parts are validated
 
 
 _ToolUses = dict[str, list[Problem]]

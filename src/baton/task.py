@@ -65,8 +65,11 @@ class Check(_Strict):
     (``{invoice_id}``), the target record's fields (``{record[status]}``) and ``{today}``.
     """
 
-    field: str | None = None
+    field: str | None = Field(default=None, description="Field of the target record; a dotted path "
+                                                        "('shipping.status') reads a nested field.")
     param: str | None = None
+    expr: str | None = Field(default=None, description="An expression (see baton.expr) that must be "
+                                                       "true; needs no comparison.")
     equals: JSONValue | None = None
     in_: list[JSONValue] | None = Field(default=None, alias="in")
     not_in: list[JSONValue] | None = None
@@ -78,10 +81,14 @@ class Check(_Strict):
 
     @model_validator(mode="after")
     def _one_subject_one_comparison(self) -> Check:
-        if (self.field is None) == (self.param is None):
-            raise ValueError("set exactly one of 'field' or 'param'")
         comparisons = [self.equals is not None, self.in_ is not None, self.not_in is not None,
                        self.lte_field is not None, self.gt is not None]
+        if self.expr is not None:
+            if self.field is not None or self.param is not None or any(comparisons):
+                raise ValueError("'expr' is a whole check: set no 'field', 'param' or comparison with it")
+            return self
+        if (self.field is None) == (self.param is None):
+            raise ValueError("set exactly one of 'field', 'param' or 'expr'")
         if sum(comparisons) != 1:
             raise ValueError("set exactly one of 'equals', 'in', 'not_in', 'lte_field', 'gt'")
         if self.lte_field is not None and self.param is None:
@@ -98,64 +105,177 @@ class CreateSpec(_Strict):
     fields: dict[str, JSONValue] = Field(default_factory=dict)
 
 
+IdMatching = Literal["lenient", "exact"]
+
+
+class Load(_Strict):
+    """Another record an effect reads, bound to a name its checks and values can use."""
+
+    collection: str
+    key: str | None = Field(default=None, description="Argument that holds the record id.")
+    id: str | None = Field(default=None, description="Expression that computes the record id, "
+                                                     "e.g. 'record.user_id'.")
+    ids: IdMatching = "lenient"
+    optional: bool = Field(default=False, description="A missing record binds null instead of "
+                                                      "failing the call.")
+
+    @model_validator(mode="after")
+    def _one_id(self) -> Load:
+        if (self.key is None) == (self.id is None):
+            raise ValueError("set exactly one of 'key' (an argument) or 'id' (an expression)")
+        return self
+
+
+class ItemUpdate(_Strict):
+    """Rewrite the items of a list field that satisfy ``where`` (``item`` names each item)."""
+
+    list: str = Field(description="Dotted path of the list field in the target record.")
+    where: str = Field(description="Expression over 'item', e.g. 'item.item_id in item_ids'.")
+    set: dict[str, JSONValue] = Field(min_length=1, description="item field path -> value")
+    error: str | None = Field(default=None, description="Tool error when no item matches; "
+                                                        "default: matching nothing is fine.")
+
+
 class Effect(_Strict):
     """What a tool does to the world. Declarative, so a task file is the whole story.
 
     ``op``:
       * ``get``: return the record of ``collection`` whose id is the argument ``key``.
       * ``find``: return the records of ``collection`` whose fields equal the arguments named in
-        ``match`` (case-insensitive for strings); arguments left out are not filtered on.
-      * ``update``: check ``require`` against the target record, then ``set`` its fields and
-        optionally ``create`` a related record.
-      * ``create``: check ``require`` (the target, if ``key`` is given, must exist), then add the
-        ``create`` record.
+        ``match`` (case-insensitive for strings; dotted paths match nested fields); arguments
+        left out are not filtered on.
+      * ``update``: check ``require`` against the target record, then ``set`` its fields,
+        ``append``/``extend`` its lists, rewrite list items (``update_where``) and optionally
+        ``create`` a related record.
+      * ``create``: check ``require`` (the target, if ``key`` or ``id`` is given, must exist),
+        then add the ``create`` record.
 
-    Values in ``set``, ``create.fields`` and ``returns`` are literals, or strings with
-    substitutions: ``$name`` is the whole argument ``name`` (keeping its type), ``$today`` the
-    world's date, ``$record.FIELD`` a field of the target record (``$record.id`` is the id the call matched,
-    whatever form the caller typed it in), ``$created.id`` the new record's id; ``{name}`` inside a
-    longer string formats arguments into it. A ``create.id`` template without ``{seq}`` makes the
-    new record unique: creating it a second time is a tool error.
+    The target is named by the argument ``key`` or by the expression ``id``; ``ids: exact`` turns
+    off lenient id matching ('#W1' then never finds 'W1'). ``load`` binds other records by name.
+    Values in ``set``, ``append``, ``extend``, ``create.fields`` and ``returns`` are literals, or
+    strings with substitutions: ``$name`` is the whole argument ``name`` (keeping its type),
+    ``$today`` the world's date, ``$record.FIELD`` a field of the target record (dotted paths
+    reach nested fields; ``$record.id`` is the id the call matched, whatever form the caller typed
+    it in), ``$created.id`` the new record's id, ``$NAME.FIELD`` a loaded or earlier bound record;
+    ``{name}`` inside a longer string formats arguments into it; ``{$calc: EXPR}`` computes a
+    value (see :mod:`baton.expr`). A ``create.id`` template without ``{seq}`` makes the new record
+    unique: creating it a second time is a tool error.
     """
 
     op: Literal["get", "find", "update", "create"]
     collection: str
     key: str | None = Field(default=None, description="Argument that holds the target record id.")
+    id: str | None = Field(default=None, description="Expression that computes the target record id.")
+    ids: IdMatching = Field(default="lenient", description="'exact': the id must match as typed.")
+    as_: str | None = Field(default=None, alias="as", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                            description="Name that later effects of the call use for the target "
+                                        "(or created) record.")
+    load: dict[str, Load] = Field(default_factory=dict, description="name -> another record to read")
     match: dict[str, str] = Field(default_factory=dict, description="record field -> argument")
     require: list[Check] = Field(default_factory=list)
     set: dict[str, JSONValue] = Field(default_factory=dict)
+    append: dict[str, JSONValue] = Field(default_factory=dict, description="list field -> one item")
+    extend: dict[str, JSONValue] = Field(default_factory=dict, description="list field -> items")
+    update_where: list[ItemUpdate] = Field(default_factory=list)
     create: CreateSpec | None = None
     returns: dict[str, JSONValue] | None = Field(
         default=None, description="Result template; default: the target or created record.")
 
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
     @model_validator(mode="after")
     def _consistent(self) -> Effect:
-        if self.op in ("get", "update") and not self.key:
+        if self.key is not None and self.id is not None:
+            raise ValueError("set at most one of 'key' (an argument) or 'id' (an expression)")
+        targeted = self.key is not None or self.id is not None
+        if self.op in ("get", "update") and not targeted:
             raise ValueError(f"op '{self.op}' needs 'key' (the argument holding the record id)")
         if self.op == "find" and not self.match:
             raise ValueError("op 'find' needs 'match' (record field -> argument)")
         if self.op == "create" and self.create is None:
             raise ValueError("op 'create' needs 'create'")
-        if self.op in ("get", "find") and (self.set or self.create or self.require):
-            raise ValueError(f"op '{self.op}' is read-only: no 'set', 'create' or 'require'")
+        writes = self.set or self.append or self.extend or self.update_where or self.create or self.require
+        if self.op in ("get", "find") and writes:
+            raise ValueError(f"op '{self.op}' is read-only: no 'set', 'append', 'extend', "
+                             "'update_where', 'create' or 'require'")
+        if self.op == "create" and (self.set or self.append or self.extend or self.update_where) \
+                and not targeted:
+            raise ValueError("'set', 'append', 'extend' and 'update_where' change the target record: "
+                             "give 'key' or 'id'")
         return self
 
     @property
     def writes(self) -> bool:
         return self.op in ("update", "create")
 
+    @property
+    def written_collections(self) -> frozenset[str]:
+        out = {self.collection} if self.op == "update" else set()
+        if self.create is not None:
+            out.add(self.create.collection)
+        if self.op == "create" and (self.set or self.append or self.extend or self.update_where):
+            out.add(self.collection)
+        return frozenset(out)
+
+
+class PythonTool(_Strict):
+    """A tool written as a typed Python function in the domain's ``tools.py``.
+
+    The module's source travels with the task, so a loaded task (or an exported dataset file)
+    runs anywhere; see :mod:`baton.tool_module`.
+    """
+
+    file: str = Field(description="The tools.py the function is in, for messages.")
+    function: str = Field(description="The function's name in that module.")
+    line: int = Field(ge=1, description="Line of the function's definition.")
+    writes: bool = Field(description="Whether the tool changes the world (declared by its author).")
+    source: str = Field(description="The whole tools.py text.")
+
 
 class ToolSpec(_Strict):
-    """A tool over the sandboxed world, as a model sees it (name, description, JSON schema)."""
+    """A tool over the sandboxed world, as a model sees it (name, description, JSON schema).
+
+    What it does is exactly one of: ``effect`` (one declarative effect), ``effects`` (several,
+    run in order as one all-or-nothing call; the call returns the last one's result) or
+    ``python`` (a function of the domain's tools.py).
+    """
 
     name: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]{0,63}$")]
     description: str
     parameters: dict[str, JSONValue] = Field(description="JSON Schema of the arguments (type: object).")
-    effect: Effect
+    effect: Effect | None = None
+    effects: list[Effect] = Field(default_factory=list)
+    python: PythonTool | None = None
+
+    @model_validator(mode="after")
+    def _one_behaviour(self) -> ToolSpec:
+        given = [self.effect is not None, bool(self.effects), self.python is not None]
+        if sum(given) != 1:
+            raise ValueError("set exactly one of 'effect', 'effects' (a list) or 'python'")
+        return self
+
+    @property
+    def effect_list(self) -> list[Effect]:
+        """The declarative effects, in order; empty for a Python tool."""
+        return [self.effect] if self.effect is not None else list(self.effects)
+
+    @property
+    def primary_effect(self) -> Effect | None:
+        """The first declarative effect (the record the tool is about); None for a Python tool."""
+        return self.effect if self.effect is not None else (self.effects[0] if self.effects else None)
 
     @property
     def side_effect(self) -> bool:
-        return self.effect.writes
+        if self.python is not None:
+            return self.python.writes
+        return any(e.writes for e in self.effect_list)
+
+    @property
+    def written_collections(self) -> frozenset[str] | None:
+        """Collections the tool may write; None when unknown (a writing Python tool)."""
+        if self.python is not None:
+            return frozenset() if not self.python.writes else None
+        return frozenset().union(*(e.written_collections for e in self.effect_list))
 
     def openai_schema(self) -> dict[str, Any]:
         """The tool in the OpenAI Chat Completions ``tools`` format."""
@@ -186,6 +306,9 @@ class ToolCall(_Strict):
 
     name: str
     arguments: dict[str, JSONValue] = Field(default_factory=dict)
+    expect_error: bool = Field(default=False, description="Gold only: the tool must reject this call "
+                                                          "(e.g. the benchmark's own agent tries it and "
+                                                          "fails); replay checks it does, and changes nothing.")
 
 
 FactKind = Literal["text", "money", "date", "id", "number", "duration"]

@@ -25,15 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from baton.fixtures import Problem, load_golden_set, reference_problems
+from baton.expr import ExprError, names_used
 from baton.task import Effect, ForbiddenAction, GoldenTask, ToolCall, ToolSpec
-from baton.world import ToolError, World, values_equal
+from baton.world import CALC_KEY, ToolError, World, get_path, values_equal
 
 __all__ = ["ValidationReport", "validate_path", "validate_tasks", "validate_task", "replay_gold",
-           "state_mismatches", "forbids", "tool_problems"]
+           "state_mismatches", "expected_equal", "forbids", "tool_problems", "UNORDERED_KEY"]
 
-_DOLLAR = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_][A-Za-z0-9_]*))?$")
+_DOLLAR = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_]+)*)$")
 _BRACES = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)")
 _READ_ONLY_OUTCOMES = ("answer", "ask", "refuse")
+_ABSENT = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,19 +59,53 @@ class ValidationReport:
 
 
 def replay_gold(task: GoldenTask) -> World:
-    """A fresh World after the gold tool calls, in order. Raises ToolError on a rejected call."""
+    """A fresh World after the gold tool calls, in order. Raises ToolError on a rejected call
+    (a call marked ``expect_error`` must be rejected: accepting it is the error)."""
     world = World(task)
     for call in task.gold.tool_calls:
-        world.call(call.name, call.arguments)
+        try:
+            world.call(call.name, call.arguments)
+        except ToolError:
+            if not call.expect_error:
+                raise
+        else:
+            if call.expect_error:
+                raise ToolError(f"{call.name} accepted a gold call marked expect_error")
     return world
+
+
+UNORDERED_KEY = "$unordered"
+
+
+def expected_equal(actual: Any, expected: Any) -> bool:
+    """Whether ``actual`` is what a final-state value ``expected`` asks for: JSON equality
+    (numbers within float noise), where ``{"$unordered": [...]}`` is a list in any order."""
+    if isinstance(expected, dict):
+        if len(expected) == 1 and UNORDERED_KEY in expected and isinstance(expected[UNORDERED_KEY], list):
+            if not isinstance(actual, list) or len(actual) != len(expected[UNORDERED_KEY]):
+                return False
+            left = list(actual)
+            for want in expected[UNORDERED_KEY]:
+                index = next((i for i, got in enumerate(left) if expected_equal(got, want)), None)
+                if index is None:
+                    return False
+                left.pop(index)
+            return True
+        return (isinstance(actual, dict) and actual.keys() == expected.keys()
+                and all(expected_equal(actual[k], v) for k, v in expected.items()))
+    if isinstance(expected, list):
+        return (isinstance(actual, list) and len(actual) == len(expected)
+                and all(expected_equal(a, e) for a, e in zip(actual, expected)))
+    return values_equal(actual, expected)
 
 
 def state_mismatches(expected: dict[str, dict[str, dict[str, Any] | None]],
                      snapshot: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str, str]]:
     """Where ``snapshot`` differs from a gold ``final_state``: ``(field path, message)`` pairs.
 
-    Only the listed fields of the listed records matter; a record mapped to None must not exist;
-    numbers compare within float noise.
+    Only the listed fields of the listed records matter (a dotted name reaches a nested field);
+    a record mapped to None must not exist; numbers compare within float noise; a value
+    ``{"$unordered": [...]}`` matches a list in any order.
     """
     found = []
     for collection, records in expected.items():
@@ -86,10 +122,11 @@ def state_mismatches(expected: dict[str, dict[str, dict[str, Any] | None]],
                 found.append((path, f"expected the record to exist; records in '{collection}': {present}"))
                 continue
             for name, value in fields.items():
-                if name not in actual:
+                got = get_path(actual, name, _ABSENT)
+                if got is _ABSENT:
                     found.append((f"{path}.{name}", f"expected {value!r}, but the record has no such field"))
-                elif not values_equal(actual[name], value):
-                    found.append((f"{path}.{name}", f"expected {value!r}, got {actual[name]!r}"))
+                elif not expected_equal(got, value):
+                    found.append((f"{path}.{name}", f"expected {value!r}, got {got!r}"))
     return found
 
 
@@ -128,13 +165,40 @@ def _evidence_problems(task: GoldenTask, file: str) -> list[Problem]:
     return problems
 
 
-def _replay_problems(task: GoldenTask, file: str) -> list[Problem]:
+_WATCHED_CALLS = 3  # calls of each read-only Python tool checked for writes, per domain
+
+
+def _replay_problems(task: GoldenTask, file: str, watch: dict[tuple[str, str], int] | None = None) -> list[Problem]:
     world = World(task)
+    specs = {spec.name: spec for spec in task.tools}
+    watch = {} if watch is None else watch
     for i, call in enumerate(task.gold.tool_calls):
+        spec = specs.get(call.name)
+        # a Python tool declared read-only must leave the world as it was (DSL tools and writing
+        # Python tools are undone by the World when they fail); checking it means copying the
+        # world, so only its first few calls in a domain are checked
+        before = None
+        if spec is not None and spec.python is not None and not spec.side_effect:
+            key = (spec.python.file, spec.name)
+            if watch.setdefault(key, _WATCHED_CALLS) > 0:
+                watch[key] -= 1
+                before = world.snapshot()
         try:
             world.call(call.name, call.arguments)
         except ToolError as exc:
-            return [Problem(file, f"gold.tool_calls.{i}", f"the tool rejects the gold call: {exc}")]
+            if not call.expect_error:
+                return [Problem(file, f"gold.tool_calls.{i}", f"the tool rejects the gold call: {exc}")]
+        else:
+            if call.expect_error:
+                return [Problem(file, f"gold.tool_calls.{i}", "the gold call is marked expect_error, "
+                                "but the tool accepted it")]
+        if before is not None and before != world.snapshot():
+            if call.expect_error:
+                return [Problem(file, f"gold.tool_calls.{i}", "the call failed as expected, but it "
+                                "changed the world (a failed call must change nothing)")]
+            where = spec.python.file if spec is not None and spec.python is not None else file
+            return [Problem(file, f"gold.tool_calls.{i}", f"'{call.name}' is declared "
+                            f"@tool(writes=False) in {where}, but the call changed the world")]
     return [Problem(file, f"gold.final_state.{path}", f"replaying the gold tool calls: {message}")
             for path, message in state_mismatches(task.gold.final_state, world.snapshot())]
 
@@ -148,7 +212,7 @@ def _label_problems(task: GoldenTask, file: str) -> list[Problem]:
                 problems.append(Problem(file, f"gold.tool_calls.{i}",
                                         f"the gold call is also forbidden by gold.forbidden_actions.{j}"))
     writes = [c.name for c in gold.tool_calls
-              if any(t.name == c.name and t.side_effect for t in task.tools)]
+              if not c.expect_error and any(t.name == c.name and t.side_effect for t in task.tools)]
     if gold.outcome == "act" and not writes:
         problems.append(Problem(file, "gold.outcome", "'act' needs a gold tool call that changes the "
                                 "world; use 'answer' when the system only informs"))
@@ -173,54 +237,122 @@ def _label_problems(task: GoldenTask, file: str) -> list[Problem]:
     return problems
 
 
-def _effect_references(effect: Effect) -> list[tuple[str, str]]:
-    """(field path, referenced name) of every argument an effect refers to."""
+_SPECIALS = {"today", "record", "created", "args", "true", "false", "null"}
+
+
+def _effect_references(effect: Effect, prefix: str = "effect",
+                       bound: frozenset[str] = frozenset()) -> list[tuple[str, str]]:
+    """(field path, referenced name) of every argument an effect refers to. Names of loaded
+    records, of earlier effects' ``as`` and the specials are not arguments."""
     refs: list[tuple[str, str]] = []
+    known = set(bound) | set(effect.load)
     if effect.key:
-        refs.append(("effect.key", effect.key))
-    refs.extend((f"effect.match.{field}", arg) for field, arg in effect.match.items())
-    refs.extend((f"effect.require.{i}.param", c.param) for i, c in enumerate(effect.require) if c.param)
+        refs.append((f"{prefix}.key", effect.key))
+    refs.extend((f"{prefix}.load.{name}.key", load.key) for name, load in effect.load.items() if load.key)
+    refs.extend((f"{prefix}.match.{field}", arg) for field, arg in effect.match.items())
+    refs.extend((f"{prefix}.require.{i}.param", c.param) for i, c in enumerate(effect.require) if c.param)
 
     def walk(path: str, value: Any) -> None:
         if isinstance(value, dict):
             for k, v in value.items():
-                walk(f"{path}.{k}", v)
+                if k != CALC_KEY:
+                    walk(f"{path}.{k}", v)
         elif isinstance(value, list):
             for i, v in enumerate(value):
                 walk(f"{path}.{i}", v)
         elif isinstance(value, str):
             match = _DOLLAR.match(value)
-            if match and match.group(2) is None and match.group(1) != "today":
-                refs.append((path, match.group(1)))
-            elif not match:
+            if match:
+                head, rest = match.group(1), match.group(2)
+                if not rest and head not in _SPECIALS and head not in known:
+                    refs.append((path, head))
+            else:
                 refs.extend((path, name) for name in _BRACES.findall(value)
-                            if name not in ("record", "today", "seq"))
+                            if name not in ("record", "today", "seq") and name not in known)
 
-    walk("effect.set", effect.set)
-    walk("effect.returns", effect.returns or {})
+    walk(f"{prefix}.set", effect.set)
+    walk(f"{prefix}.append", effect.append)
+    walk(f"{prefix}.extend", effect.extend)
+    walk(f"{prefix}.returns", effect.returns or {})
+    for i, update in enumerate(effect.update_where):
+        walk(f"{prefix}.update_where.{i}.set", update.set)
     if effect.create is not None:
-        walk("effect.create.fields", effect.create.fields)
-        walk("effect.create.id", effect.create.id)
+        walk(f"{prefix}.create.fields", effect.create.fields)
+        walk(f"{prefix}.create.id", effect.create.id)
     for i, check in enumerate(effect.require):
-        walk(f"effect.require.{i}.error", check.error)
+        walk(f"{prefix}.require.{i}.error", check.error)
     return refs
 
 
+def _expressions(effect: Effect, prefix: str) -> list[tuple[str, str, bool]]:
+    """(field path, expression, whether 'item' is bound) of every expression of an effect."""
+    found: list[tuple[str, str, bool]] = []
+    if effect.id is not None:
+        found.append((f"{prefix}.id", effect.id, False))
+    found.extend((f"{prefix}.load.{name}.id", load.id, False) for name, load in effect.load.items() if load.id)
+    found.extend((f"{prefix}.require.{i}.expr", c.expr, False) for i, c in enumerate(effect.require) if c.expr)
+
+    def walk(path: str, value: Any, item: bool) -> None:
+        if isinstance(value, dict):
+            if len(value) == 1 and CALC_KEY in value:
+                found.append((f"{path}.{CALC_KEY}", str(value[CALC_KEY]), item))
+                return
+            for k, v in value.items():
+                walk(f"{path}.{k}", v, item)
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(f"{path}.{i}", v, item)
+
+    for part in ("set", "append", "extend", "returns"):
+        walk(f"{prefix}.{part}", getattr(effect, part) or {}, False)
+    if effect.create is not None:
+        walk(f"{prefix}.create.fields", effect.create.fields, False)
+    for i, update in enumerate(effect.update_where):
+        found.append((f"{prefix}.update_where.{i}.where", update.where, True))
+        walk(f"{prefix}.update_where.{i}.set", update.set, True)
+    return found
+
+
+def _effect_problems(effect: Effect, prefix: str, where: str, file: str, properties: dict[str, Any],
+                     bound: frozenset[str]) -> list[Problem]:
+    problems = []
+    listed = ", ".join(properties) or "none"
+    for path, name in _effect_references(effect, prefix, bound):
+        if name not in properties:
+            problems.append(Problem(file, f"{where}.{path}", f"refers to argument '{name}', which "
+                                    f"is not in the tool's parameters ({listed})"))
+    names = set(properties) | _SPECIALS | set(bound) | set(effect.load)
+    for path, text, item in _expressions(effect, prefix):
+        try:
+            unknown = sorted(names_used(text) - names - ({"item"} if item else set()))
+        except ExprError as exc:
+            problems.append(Problem(file, f"{where}.{path}", str(exc)))
+            continue
+        if unknown:
+            problems.append(Problem(file, f"{where}.{path}", f"unknown name '{unknown[0]}' in {text!r}: "
+                                    f"expected an argument ({listed}), 'record', 'today', 'args', a "
+                                    "loaded record or an earlier effect's 'as' name"))
+    return problems
+
+
 def tool_problems(spec: ToolSpec, file: str) -> list[Problem]:
-    """A tool whose effect refers to arguments its schema does not declare. Fields are named
-    ``tools[<tool name>].…``."""
+    """A tool whose effects refer to arguments its schema does not declare, or hold an invalid
+    expression. Fields are named ``tools[<tool name>].…``."""
     properties = spec.parameters.get("properties") or {}
     where = f"tools[{spec.name}]"
     problems = []
     if spec.parameters.get("type") != "object":
         problems.append(Problem(file, f"{where}.parameters.type", "expected 'object'"))
-    for path, name in _effect_references(spec.effect):
-        if name not in properties:
-            problems.append(Problem(file, f"{where}.{path}", f"refers to argument '{name}', which "
-                                    f"is not in the tool's parameters ({', '.join(properties) or 'none'})"))
-    if spec.effect.key and spec.effect.key not in (spec.parameters.get("required") or []):
-        problems.append(Problem(file, f"{where}.effect.key", f"argument '{spec.effect.key}' "
-                                "holds the record id, so the parameters must list it as required"))
+    bound: frozenset[str] = frozenset()
+    single = spec.effect is not None
+    for j, effect in enumerate(spec.effect_list):
+        prefix = "effect" if single else f"effects.{j}"
+        problems += _effect_problems(effect, prefix, where, file, properties, bound)
+        if effect.key and effect.key not in (spec.parameters.get("required") or []):
+            problems.append(Problem(file, f"{where}.{prefix}.key", f"argument '{effect.key}' "
+                                    "holds the record id, so the parameters must list it as required"))
+        if effect.as_:
+            bound = bound | {effect.as_}
     return problems
 
 
@@ -230,14 +362,15 @@ def _domain_file(task: GoldenTask) -> str:
     return task.source or task.id
 
 
-def validate_task(task: GoldenTask) -> list[Problem]:
-    """Every cross-reference and replay problem of one loaded task (tool effects excluded)."""
+def validate_task(task: GoldenTask, *, watch: dict[tuple[str, str], int] | None = None) -> list[Problem]:
+    """Every cross-reference and replay problem of one loaded task (tool effects excluded).
+    ``watch`` carries, across tasks, how many more calls of each read-only Python tool to check."""
     file = task.source or task.id
     problems = reference_problems(task, file)
     problems += _evidence_problems(task, file)
     problems += _label_problems(task, file)
     if not any(p.field.startswith("gold.tool_calls") for p in problems):
-        problems += _replay_problems(task, file)
+        problems += _replay_problems(task, file, watch)
     return problems
 
 
@@ -245,13 +378,14 @@ def validate_tasks(tasks: Iterable[GoldenTask]) -> list[Problem]:
     """Problems of all tasks, plus each domain tool's effect problems once per domain file."""
     problems: list[Problem] = []
     seen_tools: set[tuple[str, str]] = set()
+    watch: dict[tuple[str, str], int] = {}
     for task in tasks:
         domain_file = _domain_file(task)
         for spec in task.tools:
             if (domain_file, spec.name) not in seen_tools:
                 seen_tools.add((domain_file, spec.name))
                 problems += tool_problems(spec, domain_file)
-        problems += validate_task(task)
+        problems += validate_task(task, watch=watch)
     return problems
 
 

@@ -271,7 +271,8 @@ def _enum_words(parameters: Mapping[str, Any], *, heads: bool = False) -> list[s
 def tool_words(spec: ToolSpec) -> ToolWords:
     """A tool's action families (name verb, description's first word, enum values) and nouns
     (the rest of its name, its collections, enum values)."""
-    created = spec.effect.create.collection if spec.effect.create is not None else None
+    effect = spec.primary_effect
+    created = effect.create.collection if effect is not None and effect.create is not None else None
     tokens = [t for t in re.split(r"[_\W]+", spec.name.lower()) if t]
     lead = re.match(r"\W*([A-Za-z]+)", spec.description)
     verbs = [tokens[0]] if tokens else []
@@ -280,7 +281,7 @@ def tool_words(spec: ToolSpec) -> ToolWords:
     enums = _enum_words(spec.parameters)
     families = frozenset(f for v in [*verbs, *_enum_words(spec.parameters, heads=True)]
                          if (f := family(v)) is not None)
-    nouns = frozenset(stem(w) for w in [*tokens[1:], *re.split(r"[_\W]+", spec.effect.collection),
+    nouns = frozenset(stem(w) for w in [*tokens[1:], *(re.split(r"[_\W]+", effect.collection) if effect is not None else []),
                                         *(re.split(r"[_\W]+", created) if created else []), *enums]
                       if len(w) >= 4)
     return ToolWords(families, frozenset(stem(v) for v in verbs), nouns)
@@ -414,9 +415,9 @@ def seen_records(tools: Sequence[ToolSpec], calls: Sequence[tuple[str, Any]]) ->
     seen = []
     for name, result in calls:
         spec = specs.get(name)
-        if spec is None or spec.side_effect:
+        if spec is None or spec.side_effect or spec.primary_effect is None:
             continue
-        collection = frozenset(stem(w) for w in re.split(r"[_\W]+", spec.effect.collection) if len(w) >= 4)
+        collection = frozenset(stem(w) for w in re.split(r"[_\W]+", spec.primary_effect.collection) if len(w) >= 4)
         records = result if isinstance(result, list) else [result]
         for record in records:
             if isinstance(record, Mapping):
@@ -498,9 +499,9 @@ def _values_touched(claim: ActionClaim, tools: Sequence[ToolSpec], pool: Sequenc
     """A claim that names records of the collection its calls wrote by a field value ("removed
     him from Okta, GitHub and Jira", accounts with ``system: jira``) is supported only if, for
     every value named, some record with it was touched."""
-    collections = {spec.effect.collection for spec in tools if any(w.name == spec.name for w in pool)}
+    collections = {e.collection for spec in tools if any(w.name == spec.name for w in pool) for e in spec.effect_list}
     # values a tool writes or takes as an option are states and kinds, not names
-    written = {str(v).casefold() for spec in tools for v in spec.effect.set.values() if isinstance(v, str)}
+    written = {str(v).casefold() for spec in tools for e in spec.effect_list for v in e.set.values() if isinstance(v, str)}
     written.update(w for spec in tools for w in _enum_words(spec.parameters))
     verb = lemma(claim.verb)
     words = {w for w in _WORDS.findall(claim.scope or claim.clause)

@@ -20,10 +20,11 @@ from baton.world import lookup_record_id
 
 def _record_refs(task: GoldenTask, call: ObservedCall) -> list[str]:
     try:
-        effect = task.tool(call.name).effect
+        spec = task.tool(call.name)
     except KeyError:
         return []
-    if effect.writes or not call.ok:
+    effect = spec.primary_effect
+    if effect is None or spec.side_effect or not call.ok:
         return []
     if effect.op == "get" and effect.key:
         raw = call.arguments.get(effect.key)

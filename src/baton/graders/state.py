@@ -77,13 +77,12 @@ def gold_changes(task: GoldenTask) -> frozenset[tuple[str, str]] | None:
 def written_collections(task: GoldenTask, name: str) -> set[str] | None:
     """Collections a tool of the task writes; None when the task has no such tool."""
     try:
-        effect = task.tool(name).effect
+        written = task.tool(name).written_collections
     except KeyError:
         return None
-    out = {effect.collection} if effect.op == "update" else set()
-    if effect.create is not None:
-        out.add(effect.create.collection)
-    return out
+    if written is None:  # a writing Python tool: the collections its gold replay changes
+        return {collection for collection, _ in gold_changes(task) or ()}
+    return set(written)
 
 
 @per_object

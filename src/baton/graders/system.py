@@ -58,7 +58,8 @@ def expects_action(task: GoldenTask) -> bool:
         return True
     specs = {spec.name: spec for spec in task.tools}
     return task.gold.outcome in ACTING_OUTCOMES and any(
-        call.name in specs and specs[call.name].side_effect for call in task.gold.tool_calls)
+        call.name in specs and specs[call.name].side_effect and not call.expect_error
+        for call in task.gold.tool_calls)
 
 
 @dataclass(frozen=True, slots=True)

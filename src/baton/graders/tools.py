@@ -67,9 +67,15 @@ def match_tool_calls(task: GoldenTask, gold: list[ToolCall], calls: list[Observe
                      in_order == any_order)
 
 
+def expected_calls(task: GoldenTask) -> list[ToolCall]:
+    """The gold calls a correct system makes: those not marked ``expect_error`` (a gold call the
+    tool rejects documents a benchmark's trajectory; it is not asked of the system)."""
+    return [call for call in task.gold.tool_calls if not call.expect_error]
+
+
 def grade_tools(task: GoldenTask, calls: list[ObservedCall]) -> ComponentScore | None:
     """None when the run made no tool call and gold expects none."""
-    gold = task.gold.tool_calls
+    gold = expected_calls(task)
     if not calls and not gold:
         return None
     m = match_tool_calls(task, gold, calls, task.gold.ordered)

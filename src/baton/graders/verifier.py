@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from baton.graders.calls import ObservedCall, forbidden_hits
-from baton.graders.tools import match_tool_calls
+from baton.graders.tools import expected_calls, match_tool_calls
 from baton.result import ComponentScore
 from baton.task import GoldenTask
 from baton.trace import Trace
@@ -65,8 +65,9 @@ def judge_pre_verify(task: GoldenTask, trace: Trace, calls: list[ObservedCall], 
     reasons = []
     if forbidden_hits(task, judged):
         reasons.append("forbidden action")
-    match = match_tool_calls(task, task.gold.tool_calls, judged, task.gold.ordered)
-    if not match.passed(len(task.gold.tool_calls)):
+    gold_calls = expected_calls(task)
+    match = match_tool_calls(task, gold_calls, judged, task.gold.ordered)
+    if not match.passed(len(gold_calls)):
         reasons.append("tool calls diverge from gold")
     from baton.graders.reliability import draft_checks  # it imports the system grader
 

@@ -92,9 +92,10 @@ def _subject_words(spec: ToolSpec, param: str) -> set[str]:
 def plan_lookups(task: GoldenTask, limit: int) -> list[Lookup]:
     """Which read-by-key tool calls look up the records the request mentions (at most ``limit``)."""
     plan: list[Lookup] = []
-    getters = [s for s in task.tools if s.effect.op == "get" and s.effect.key]
+    getters = [s for s in task.tools if s.effect is not None and s.effect.op == "get" and s.effect.key]
     for mention in mentions(task):
         for spec in getters:
+            assert spec.effect is not None
             key = spec.effect.key or ""
             if _fits(spec, key, mention):
                 plan.append(Lookup(spec.name, key, mention.value, spec.effect.collection))

@@ -326,12 +326,13 @@ def _lookup(task: GoldenTask, seen: Seen, offered: dict[str, dict[str, Any]],
                 if not holds:
                     continue
                 for spec in readers:
-                    if spec.effect.collection != collection:
+                    effect = spec.primary_effect
+                    if effect is None or effect.collection != collection:
                         continue
-                    if spec.effect.op == "get" and spec.effect.key and seen.shows(rid):
-                        arguments = conform({spec.effect.key: rid}, spec.parameters)
-                    elif spec.effect.op == "find" and all(f in record for f in spec.effect.match):
-                        arguments = conform({param: record[f] for f, param in spec.effect.match.items()},
+                    if effect.op == "get" and effect.key and seen.shows(rid):
+                        arguments = conform({effect.key: rid}, spec.parameters)
+                    elif effect.op == "find" and all(f in record for f in effect.match):
+                        arguments = conform({param: record[f] for f, param in effect.match.items()},
                                             spec.parameters)
                         if not all(seen.shows(v) for v in arguments.values()):
                             continue
@@ -421,7 +422,9 @@ def _extra_call(task: GoldenTask, seen: Seen, offered: dict[str, dict[str, Any]]
     writers = [specs[name] for name in offered if name in specs and specs[name].side_effect]
     draws.rng.shuffle(writers)
     for spec in writers:
-        effect = spec.effect
+        effect = spec.primary_effect
+        if effect is None:  # a Python tool: no declared target to pick
+            continue
         records = task.world.collections.get(effect.collection, {}) if effect.key else {}
         targets = [rid for rid in records if seen.shows(rid) and rid not in gold_targets] if effect.key else [None]
         if not targets:
