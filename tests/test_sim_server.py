@@ -98,7 +98,7 @@ def _tool_loop(client: openai.OpenAI, results: Any) -> tuple[list[dict[str, Any]
 def test_tool_calls_follow_gold_with_values_seen_in_context(client: openai.OpenAI) -> None:
     world = World(ACT)
     made, reply = _tool_loop(client, world.call)
-    assert made == [c.model_dump() for c in ACT.gold.tool_calls]
+    assert made == [c.model_dump(include={"name", "arguments"}) for c in ACT.gold.tool_calls]
     settle = made[-1]["arguments"]
     assert isinstance(settle["level"], float)  # the tool's schema says number
     assert ACT.gold.facts[0].forms[0] in reply
