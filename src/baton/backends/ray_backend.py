@@ -130,15 +130,17 @@ def run_units(units: Sequence[Unit], profiles: Mapping[str, VendorProfile], limi
 
 
 @contextlib.contextmanager
-def _served_sims(profiles: Mapping[str, VendorProfile], host: str) -> Iterator[dict[str, VendorProfile]]:
-    """Profiles as workers see them: embedded simulated vendors served here, on ``host``."""
+def _served_sims(profiles: Mapping[str, VendorProfile], host: str,
+                 tasks: Sequence[Any] = ()) -> Iterator[dict[str, VendorProfile]]:
+    """Profiles as workers see them: embedded simulated vendors served here, on ``host``, for the
+    run's task set (the simulated vendor answers only requests of tasks it holds)."""
     embedded = {n: p for n, p in profiles.items() if p.kind == "sim" and p.base_url is None}
     if not embedded:
         yield dict(profiles)
         return
     from baton.sim.server import SimServer
 
-    with SimServer.from_profiles(embedded, host=host) as server:
+    with SimServer.from_profiles(embedded, host=host, tasks=tasks) as server:
         url = server.base_url
         yield {n: (p.model_copy(update={"base_url": url}) if n in embedded else p) for n, p in profiles.items()}
 
@@ -185,7 +187,7 @@ def run_matrix_ray(matrix: Matrix, *, profiles: Mapping[str, VendorProfile], run
         remote_units = ray.remote(num_cpus=1, max_retries=0)(run_units)
         host = ray.util.get_node_ip_address()
         pending = (item for item in matrix.items() if item.key().as_str() not in done)
-        with _served_sims(profiles, host) as worker_profiles:
+        with _served_sims(profiles, host, matrix.tasks) as worker_profiles:
             profiles_ref = ray.put(worker_profiles)
             batches = _batches(pending, max(1, batch_size))
             in_flight: dict[Any, tuple[int, str]] = {}
