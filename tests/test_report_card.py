@@ -190,3 +190,20 @@ def test_gap_interval_is_a_seeded_bootstrap_over_tasks(f) -> None:
         if rel.gap is not None:
             assert rel.gap == pytest.approx(rel.predicted - config.rate)
             assert rel.gap_low <= rel.gap + 1e-9 and rel.gap - 1e-9 <= rel.gap_high
+
+
+def test_runs_with_unjudged_assertions_are_counted_and_shown(f) -> None:
+    """Free-text assertions that no judge graded are never silently passed: the card counts the
+    runs that carry them and both renderings say so."""
+    from baton.reports.render import render_html, render_markdown
+
+    runs = small_run(f)
+    first = runs[0]
+    runs[0] = first.model_copy(update={"grade": first.grade.model_copy(
+        update={"unjudged": ["tells the customer the exception needs the finance team"]})})
+    card = build_card(runs)
+    ma = card.configs[0]
+    assert ma.unjudged_runs == 1 and card.configs[1].unjudged_runs == 0
+    assert ma.as_row()["unjudged_runs"] == 1
+    assert "1 with unjudged assertions" in render_markdown(card)
+    assert "1 runs with unjudged assertions" in render_html(card)

@@ -114,6 +114,7 @@ class ConfigCard:
     latency: Latency | None
     hop_latency: list[Latency]
     isolated_runs: int
+    unjudged_runs: int = 0  # counted runs with free-text assertions no LLM judge graded
 
     @property
     def predicted(self) -> float | None:
@@ -152,7 +153,7 @@ class ConfigCard:
             "cost_per_success_usd": self.cost_per_success,
             "latency_p50_s": self.latency.p50 if self.latency else None,
             "latency_p95_s": self.latency.p95 if self.latency else None,
-            "isolated_runs": self.isolated_runs,
+            "isolated_runs": self.isolated_runs, "unjudged_runs": self.unjudged_runs,
         }
         for hop in self.reliability.hops:
             row[f"{hop.hop}_reliability_isolated"] = hop.isolated
@@ -259,7 +260,8 @@ def _config_card(system: str, vendor: str, group: pd.DataFrame, hops: pd.DataFra
         cost_per_success=cost_total / successes if successes else None,
         latency=_latency("end to end", counted["latency_s"]),
         hop_latency=_hop_latency(hops, counted["run_id"]),
-        isolated_runs=len(isolated))
+        isolated_runs=len(isolated),
+        unjudged_runs=int((counted["unjudged"] > 0).sum()) if "unjudged" in counted.columns else 0)
 
 
 def _pass_k(sysrun: pd.DataFrame) -> tuple[int, float | None]:

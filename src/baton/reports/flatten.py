@@ -112,6 +112,7 @@ def _run_row(result: RunResult) -> dict[str, Any]:
         "failure_category": grade.failure_category if result.status == "failed" else None,
         "first_divergent_hop": grade.first_divergent_hop if result.status == "failed" else None,
         "failed_checks": "; ".join(c.name for c in grade.checks if not c.passed),
+        "unjudged": len(grade.unjudged),
         "cost_usd": result.usage.cost_usd, "input_tokens": result.usage.input_tokens,
         "output_tokens": result.usage.output_tokens, "calls": result.usage.calls,
         "cached_calls": result.usage.cached_calls, "latency_s": result.latency_s,
