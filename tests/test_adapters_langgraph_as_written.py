@@ -113,3 +113,19 @@ async def test_more_sync_nodes_in_flight_than_default_threads(tasks, tmp_path):
         run_matrix(matrix, profiles=builtin_profiles(), run_dir=tmp_path / "run", concurrency=many,
                    use_cache=False, grade_worker=False), timeout=300)
     assert summary.completed == many and summary.errors == 0
+
+
+def test_the_article_graph_runs_from_the_command_line_with_no_openai_environment(tmp_path: Path) -> None:
+    """A new user's first run: the graph builds ``openai.OpenAI()`` when it is imported, so the
+    model gateway's environment must be in place before preflight imports the target."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    done = subprocess.run([sys.executable, "-m", "baton.cli", "run", "--project", str(ROOT), "--systems",
+                           "article_router", "--vendors", "sim-frontier", "--task-filter", "billing/seat-*",
+                           "--no-cache", "--out", str(tmp_path / "run")],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr and "1/1 runs" in done.stdout

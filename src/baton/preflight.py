@@ -106,12 +106,12 @@ def check_systems(systems: Iterable[SystemConfig]) -> list[str]:
     for system in systems:
         try:
             ARCHITECTURES.get(system.architecture)
-            if system.architecture in _TARGET_ARCHITECTURES:
-                load_system_target(system)
-            if system.architecture == "langgraph":  # state keys exist in the graph
-                from baton.runners.adapters.langgraph import check_system
+            if system.architecture == "langgraph":  # gateway env first (the graph may build its own
+                from baton.runners.adapters.langgraph import check_system  # client at import), then keys
 
                 check_system(system)
+            elif system.architecture in _TARGET_ARCHITECTURES:
+                load_system_target(system)
         except ConfigError as exc:
             problems.append(str(exc))
     return problems
