@@ -8,7 +8,6 @@ before the signal nor depend on how fast the machine is."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -18,7 +17,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -49,18 +47,7 @@ pytestmark = pytest.mark.e2e
 CONCURRENCY = 2  # [tool.baton.run] concurrency above: the runs in flight at once
 
 
-def import_stub_vendor() -> ModuleType:
-    if "stub_vendor" in sys.modules:
-        return sys.modules["stub_vendor"]
-    spec = importlib.util.spec_from_file_location("stub_vendor", Path(__file__).with_name("stub_vendor.py"))
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["stub_vendor"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-stub_vendor = import_stub_vendor()
+import stub_vendor  # noqa: E402 - tests/ is on sys.path (conftest.py)
 
 
 @pytest.fixture

@@ -10,13 +10,11 @@ The vendor is a stub OpenAI-compatible endpoint on loopback (tests/stub_vendor.p
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 import socket
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -27,18 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.e2e
 
 
-def import_stub_vendor() -> ModuleType:
-    if "stub_vendor" in sys.modules:
-        return sys.modules["stub_vendor"]
-    spec = importlib.util.spec_from_file_location("stub_vendor", Path(__file__).with_name("stub_vendor.py"))
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["stub_vendor"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-stub_vendor = import_stub_vendor()
+import stub_vendor  # noqa: E402 - tests/ is on sys.path (conftest.py)
 
 
 def write_project(root: Path, base_url: str, *, key_env: str | None = None, retries: int = 0) -> Path:

@@ -4,13 +4,10 @@ message that quotes the key."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import logging
 import shutil
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -24,18 +21,7 @@ KEY = "sk-proj-Zx81hQ0aV3mB2nC4dE5fG6hJ7kL8"  # shaped like an OpenAI key
 ODD_KEY = "zq-7f3e9a1c5b2d8e4f6a0b"  # a key with no well-known shape: redacted as api_key_env's value
 
 
-def import_stub_vendor() -> ModuleType:
-    if "stub_vendor" in sys.modules:
-        return sys.modules["stub_vendor"]
-    spec = importlib.util.spec_from_file_location("stub_vendor", Path(__file__).with_name("stub_vendor.py"))
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["stub_vendor"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-stub_vendor = import_stub_vendor()
+import stub_vendor  # noqa: E402 - tests/ is on sys.path (conftest.py)
 
 
 @pytest.mark.parametrize("table, field", [
