@@ -79,11 +79,18 @@ async def test_every_hop_kind_with_its_output_keys(task: GoldenTask) -> None:
     assert {h.kind for h in trace.hops} == set(OUTPUT_KEYS)
     for hop in trace.hops:
         assert OUTPUT_KEYS[hop.kind] <= set(hop.output), hop
-    assert [h.name for h in trace.hops] == ["route", "retrieve", "retrieve", "draft", "act", "act", "act", "verify"]
+    assert [(h.kind, h.name) for h in trace.hops] == [
+        ("route", "route"), ("retrieve", "retrieve"), ("tool", "retrieve"), ("retrieve", "retrieve"),
+        ("generate", "draft"), ("generate", "act"), ("tool", "act"), ("generate", "act"), ("verify", "verify")]
     assert trace.hops[0].output["route"] == "billing_refund"
-    retrieve = trace.hops[1]
+    retrieve, follow_up = trace.hops_of("retrieve")
     assert "refund-policy-2026" in retrieve.output["doc_ids"]
     assert retrieve.output["record_ids"] == ["invoices/4471"]
+    assert len(retrieve.output["whole_documents"]) == 2  # expand_docs
+    # the second pass asks the documents about the record found, and adds only what is new
+    assert follow_up.input["pass"] == "records" and follow_up.input["records"] == ["invoices/4471"]
+    assert "4471" in follow_up.input["query"]
+    assert not set(follow_up.output["doc_ids"]) & set(retrieve.output["whole_documents"])
     lookup, refund = trace.tool_calls()
     assert (lookup.output["name"], lookup.output["side_effect"]) == ("get_invoice", False)
     assert refund.output["result"]["refund_id"] == "RF-4471-2" and refund.output["side_effect"] is True

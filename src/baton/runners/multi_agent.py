@@ -3,9 +3,21 @@
 Hops and roles:
 
 * ``route`` (router): structured output whose schema enumerates the task's route labels.
-* ``retrieve``: BM25 over the documents with the request and the route (``params.top_k``, default
-  6: several hops share this evidence), plus the records the
-  request mentions, looked up through the read-only tools (``tool`` hops named ``retrieve``).
+* ``retrieve``: two retrieval passes with the system's retriever (``params.retriever``, default
+  BM25), both ``retrieve`` hops:
+
+  1. the request and the route: the ``params.top_k`` best chunks (default 6: several hops share
+     this evidence), plus the records the request mentions, looked up through the read-only tools
+     (``tool`` hops named ``retrieve``);
+  2. only when records were found, the records' field names and values as the query (what a
+     pipeline asks its documents once it knows the case: the policy for *this* fare, plan or
+     product), ``params.follow_up_k`` chunks (default 4; 0 turns the pass off), adding only
+     what the first pass missed.
+
+  In each pass the ``params.expand_docs`` best documents (default 2; ranked by the total score
+  of their chunks among the retriever's top ``params.expand_pool``, default 50) are handed on
+  whole (parent-document expansion): a chunk that matched the question often sits next to the
+  one that holds the answer. The hop's output names them (``whole_documents``).
 * ``draft`` (drafter): a reply plan from the request and the evidence.
 * ``act`` (actor): a tool-calling loop over the task's tools through MCP, at most
   ``params.max_tool_steps`` model calls (default 10), continuing from the retrieve hop's lookups;
@@ -37,7 +49,9 @@ from baton.runners.context import RunContext
 from baton.runners.evidence import Evidence
 from baton.runners.lookup import plan_lookups
 from baton.runners.mcp_world import ToolOutcome, ToolSession, world_server
-from baton.runners.rag import retrieval_query, retrieve_documents
+from baton.runners.rag import retrieval_query
+from baton.runners.retrieval import (Chunk, combine_passes, rank_documents, ranked_doc_ids, record_query, search,
+                                     with_whole_documents)
 from baton.runners.registry import register_architecture
 from baton.trace import Hop
 
@@ -45,6 +59,9 @@ DEFAULT_MAX_TOOL_STEPS = 10
 DEFAULT_MAX_REVISIONS = 1
 DEFAULT_MAX_LOOKUPS = 3
 DEFAULT_TOP_K = 6  # several hops share the evidence: retrieve a little more than rag's single call does
+DEFAULT_EXPAND_DOCS = 2
+DEFAULT_EXPAND_POOL = 50
+DEFAULT_FOLLOW_UP_K = 4
 
 
 def record_tool(ctx: RunContext, step: str, outcome: ToolOutcome, *, isolated: bool = False) -> Hop:
@@ -75,14 +92,15 @@ async def route_hop(ctx: RunContext, *, isolated: bool = False) -> str | None:
 
 async def retrieve_hop(ctx: RunContext, session: ToolSession, route: str | None, *,
                        isolated: bool = False) -> tuple[Evidence, list[ToolOutcome]]:
-    """Documents for the request and route, and the records it mentions: (evidence, lookups)."""
+    """Documents for the request and route, the records it mentions, then documents for those
+    records: (evidence, lookups). See the module docstring for the passes and their params."""
     route_terms = []
     if route:
         description = next((r.description for r in ctx.task.routes if r.label == route), "")
         route_terms = [route.replace("_", " "), description]
     query = retrieval_query(ctx, *route_terms)
-    chunks, error, seconds = retrieve_documents(ctx, query, DEFAULT_TOP_K)
-    evidence = Evidence(chunks=chunks)
+    ranked, passed, error, seconds = _search(ctx, query, ctx.param("top_k", DEFAULT_TOP_K))
+    evidence = Evidence(chunks=passed)
     hop = ctx.add(Hop(kind="retrieve", name="retrieve", input={"query": query, "route": route},
                       error=error, isolated=isolated))
     lookups = []
@@ -95,9 +113,34 @@ async def retrieve_hop(ctx: RunContext, session: ToolSession, route: str | None,
             record_id = str(outcome.result.get("id", lookup.value))
             evidence.records.append({"ref": f"{lookup.collection}/{record_id}", "data": outcome.result})
     hop.latency_s = seconds
-    hop.output = {"doc_ids": evidence.doc_ids, "record_ids": evidence.record_ids,
-                  "chunks": [c.as_dict() for c in chunks]}
+    hop.output = _retrieved(ranked, passed, evidence.record_ids)
+    follow_k = ctx.param("follow_up_k", DEFAULT_FOLLOW_UP_K)
+    if follow_k > 0 and evidence.records:
+        query = record_query([r["data"] for r in evidence.records])
+        ranked, passed, error, seconds = _search(ctx, query, follow_k)
+        added = combine_passes([evidence.chunks, passed])[len(evidence.chunks):]
+        evidence.chunks += added
+        ctx.add(Hop(kind="retrieve", name="retrieve", latency_s=seconds, error=error, isolated=isolated,
+                    input={"query": query, "pass": "records", "records": evidence.record_ids},
+                    output=_retrieved([c for c in ranked if c.doc_id in {a.doc_id for a in added}], added, [])))
     return evidence, lookups
+
+
+def _search(ctx: RunContext, query: str, k: int) -> tuple[list[Chunk], list[Chunk], str | None, float]:
+    """One pass: (the top ``k`` chunks, the passages handed on: the ``expand_docs`` best documents
+    whole, then the other chunks; error; seconds)."""
+    expand = ctx.param("expand_docs", DEFAULT_EXPAND_DOCS)
+    pool = max(k, ctx.param("expand_pool", DEFAULT_EXPAND_POOL)) if expand > 0 else k
+    chunks, error, seconds = search(list(ctx.task.documents), ctx.params, query, pool)
+    whole = rank_documents(chunks)[:max(0, expand)]
+    return chunks[:k], with_whole_documents(chunks[:k], ctx.task.documents, whole), error, seconds
+
+
+def _retrieved(ranked: Sequence[Chunk], passed: Sequence[Chunk], record_ids: list[str]) -> dict[str, Any]:
+    """A retrieve hop's output: the documents handed on (whole ones first), the records, the
+    chunks the retriever ranked (with their text) and which documents went on whole."""
+    return {"doc_ids": ranked_doc_ids(passed), "record_ids": record_ids,
+            "chunks": [c.as_dict() for c in ranked], "whole_documents": [c.doc_id for c in passed if c.whole]}
 
 
 async def draft_hop(ctx: RunContext, route: str | None, evidence: Evidence, *, isolated: bool = False) -> str:

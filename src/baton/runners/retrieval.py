@@ -23,12 +23,13 @@ from __future__ import annotations
 import hashlib
 import re
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from baton.errors import ConfigError
+from baton.errors import BatonError, ConfigError
 from baton.runners.registry import Registry
 from baton.task import Document
 
@@ -45,6 +46,7 @@ class Chunk:
     doc_id: str
     text: str
     score: float = 0.0
+    whole: bool = False  # the whole document, passed on by parent-document expansion
 
     def as_dict(self) -> dict[str, Any]:
         return {"doc_id": self.doc_id, "text": self.text, "score": round(float(self.score), 4)}
@@ -177,3 +179,80 @@ def _int_param(params: Mapping[str, Any], name: str, default: int) -> int:
 def ranked_doc_ids(chunks: Sequence[Chunk]) -> list[str]:
     """Document ids in the rank order of their best chunk."""
     return list(dict.fromkeys(c.doc_id for c in chunks))
+
+
+def rank_documents(chunks: Sequence[Chunk]) -> list[str]:
+    """Document ids by the total score of their chunks among ``chunks`` (highest first; ties in
+    order of first appearance): a document relevant all through outranks one with a single
+    lucky window."""
+    totals: dict[str, float] = {}
+    for chunk in chunks:
+        totals[chunk.doc_id] = totals.get(chunk.doc_id, 0.0) + max(0.0, float(chunk.score))
+    return sorted(totals, key=lambda d: -totals[d])
+
+
+def with_whole_documents(chunks: Sequence[Chunk], documents: Sequence[Document],
+                         whole: Sequence[str]) -> list[Chunk]:
+    """Parent-document expansion ("small-to-big"): the documents named in ``whole`` first, each
+    as one passage holding all its text, then the chunks of the other documents in rank order.
+    An id that names no document of the set (an external index's) is left as its chunks."""
+    by_id = {d.id: d for d in documents}
+    expanded = [by_id[d] for d in dict.fromkeys(whole) if d in by_id]
+    best = {c.doc_id: c.score for c in reversed(chunks)}
+    out = [Chunk(d.id, f"{d.title}: {' '.join(_WORD.findall(d.text))}", best.get(d.id, 0.0), whole=True)
+           for d in expanded]
+    ids = {d.id for d in expanded}
+    return out + [c for c in chunks if c.doc_id not in ids]
+
+
+def combine_passes(passes: Sequence[Sequence[Chunk]]) -> list[Chunk]:
+    """The passages of several retrieval passes in pass order, none twice and none of a document
+    an earlier pass already passed whole: a follow-up pass only adds what the earlier ones missed."""
+    out: list[Chunk] = []
+    whole: set[str] = set()
+    seen: set[tuple[str, str]] = set()
+    for chunks in passes:
+        for chunk in chunks:
+            if chunk.doc_id in whole or (chunk.doc_id, chunk.text) in seen:
+                continue
+            out.append(chunk)
+            seen.add((chunk.doc_id, chunk.text))
+        whole |= {c.doc_id for c in chunks if c.whole}
+    return out
+
+
+def record_query(records: Sequence[Mapping[str, Any]]) -> str:
+    """The words of looked-up records (field names and values) as a retrieval query: what a
+    pipeline asks its documents once it knows the case ("policy for a Standard fare bought on ...")."""
+    words: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                words.append(str(key).replace("_", " "))
+                walk(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item)
+        elif value is not None and not isinstance(value, bool):
+            words.append(str(value))
+
+    for record in records:
+        walk(record)
+    return " ".join(words)
+
+
+def search(documents: Sequence[Document], params: Mapping[str, Any], query: str,
+           k: int) -> tuple[list[Chunk], str | None, float]:
+    """One retrieval pass with the system's retriever: (chunks, error, seconds). A retriever that
+    fails at run time (a hosted index down) is the system's failure, returned as ``error``; a
+    misconfigured one raises :class:`ConfigError`."""
+    started = time.perf_counter()
+    retriever = make_retriever(documents, params)
+    try:
+        chunks = list(retriever.retrieve(query, k))
+    except BatonError:
+        raise
+    except Exception as exc:
+        return [], f"retriever failed: {type(exc).__name__}: {exc}", time.perf_counter() - started
+    return chunks, None, time.perf_counter() - started
