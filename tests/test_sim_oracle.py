@@ -1,8 +1,8 @@
 """The oracle end to end: real runners and graders against the simulated vendor over real HTTP.
 
-With a zero-error profile the pipeline passes every task of task sets that appear nowhere in
-Baton, and every golden task its retriever finds the evidence for; naive passes only what the
-request alone answers; rag only answer/refuse tasks whose facts are in the documents. Mistakes
+With a zero-error profile the pipeline passes every golden task and every task of task sets that
+appear nowhere in Baton; naive passes exactly what the request alone answers; rag exactly the
+tasks that need no action and whose facts its retrieved chunks show. Mistakes
 are realistic and stick."""
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from baton.fixtures import load_tasks
 from baton.graders import grade_run
 from baton.graders.system import expects_action
 from baton.runners import prompts, run_task
+from baton.runners.retrieval import Chunk
 from baton.sim.behaviour import respond
 from baton.sim.knobs import SimKnobs
 from baton.sim.seen import read_messages, visible_form
@@ -58,22 +59,13 @@ def _facts_visible(task: GoldenTask, text: str) -> bool:
 
 
 @pytest.mark.e2e
-async def test_zero_error_pipeline_on_the_golden_set_fails_only_where_retrieval_missed_the_fact() -> None:
+async def test_zero_error_pipeline_passes_every_golden_task_and_agrees_with_gold_replay() -> None:
     results = await _outcomes(GOLDEN, "multi_agent")
-    passed = 0
+    failed = {t.id: (results[t.id][1].failure_category, results[t.id][0].answer)
+              for t in GOLDEN if results[t.id][1].status != "passed"}
+    assert not failed
     for task in GOLDEN:
-        trace, grade = results[task.id]
-        if grade.status == "passed":
-            passed += 1
-            assert trace.final_state == replay_gold(task).snapshot(), task.id
-            continue
-        # a perfect model states what it sees: a failure must be a fact no hop ever showed it
-        assert grade.failure_category == "missing_facts", (task.id, grade.failure_category)
-        shown = "\n".join(json.dumps(h.output, default=str) + json.dumps(h.input, default=str) for h in trace.hops)
-        missing = [f for f in task.gold.facts if f.id in next(c.detail for c in grade.checks if c.name == "facts")]
-        assert missing and all(visible_form(f, read_messages([{"role": "user", "content": shown}])) is None
-                               for f in missing), task.id
-    assert passed >= len(GOLDEN) * 0.8
+        assert results[task.id][0].final_state == replay_gold(task).snapshot(), task.id
 
 
 @pytest.mark.e2e
@@ -86,19 +78,30 @@ async def test_naive_passes_only_what_the_request_alone_answers() -> None:
         assert (results[task.id][1].status == "passed") == answerable, task.id
 
 
+def _rag_prompt(task: GoldenTask, trace: Any) -> str:
+    """What rag's answerer saw: the request and the chunks its retrieve hop handed on."""
+    (retrieve,) = trace.hops_of("retrieve")
+    chunks = [Chunk(c["doc_id"], c["text"]) for c in retrieve.output["chunks"]]
+    return "\n".join(m["content"] for m in prompts.rag(task, chunks))
+
+
 @pytest.mark.e2e
 async def test_rag_answers_from_documents_but_cannot_act() -> None:
+    """Exactly the tasks that need no action and whose facts the retrieved chunks (or the
+    request) show pass; every generated answer/refuse task does (its documents are short)."""
     tasks = [*GOLDEN, *task_set(4)]
     results = await _outcomes(tasks, "rag")
     generated = {t.id for t in tasks[len(GOLDEN):]}
     for task in tasks:
         trace, grade = results[task.id]
+        answerable = not expects_action(task) and _facts_visible(task, _rag_prompt(task, trace))
+        assert (grade.status == "passed") == answerable, (task.id, grade.failure_category, trace.answer)
         if grade.status == "passed":
-            assert not expects_action(task), task.id
             docs = "\n".join(d.text for d in task.documents)
             assert _facts_visible(task, f"{docs}\n{task.request}"), task.id
         elif task.id in generated and task.gold.outcome in ("answer", "refuse"):
             pytest.fail(f"{task.id}: rag should answer from the documents: {trace.answer}")
+    assert sum(results[t.id][1].status == "passed" for t in GOLDEN) >= 5
     assert any(results[t][1].status == "passed" for t in generated)
 
 
