@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from baton.stats import (coordination_gap, mcnemar_test, mean_pass_hat_k, paired_test, pass_hat_k,
-                         predicted_success, proportion, trials_for_half_width, wilcoxon_test,
+from baton.stats import (mcnemar_test, mean_pass_hat_k, paired_test, pass_hat_k,
+                         proportion, trials_for_half_width, wilcoxon_test,
                          wilson_interval)
 
 
@@ -88,15 +88,6 @@ def test_mean_pass_hat_k_skips_short_tasks() -> None:
     assert mean_pass_hat_k([(4, 4), (4, 3), (1, 1)], 2) == pytest.approx((1.0 + 0.5) / 2)
     with pytest.raises(ValueError):
         mean_pass_hat_k([(1, 1)], 2)
-
-
-def test_predicted_success_is_product_ignoring_absent_hops() -> None:
-    assert predicted_success([0.97] * 6) == pytest.approx(0.8330, abs=1e-4)
-    assert predicted_success([0.9, None, 0.5]) == pytest.approx(0.45)
-    assert predicted_success([]) == 1.0
-    with pytest.raises(ValueError):
-        predicted_success([1.2])
-    assert coordination_gap(0.95, 0.70) == pytest.approx(0.25)
 
 
 def test_mcnemar_exact_worked_example() -> None:

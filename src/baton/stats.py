@@ -1,4 +1,6 @@
-"""Statistics for trials: Wilson intervals, the pass^k estimator, predicted success, paired tests.
+"""Statistics for trials: Wilson intervals, the pass^k estimator, paired tests.
+
+(Predicted success and the coordination gap are the card's: :mod:`baton.reports.reliability`.)
 
 The interval and the tests come from statsmodels and SciPy; this module only fixes the
 conventions Baton reports with (edge cases, direction of a difference, argument checks).
@@ -82,26 +84,6 @@ def mean_pass_hat_k(per_task: Iterable[tuple[int, int]], k: int) -> float:
     if not values:
         raise ValueError(f"no task has at least k={k} counted trials")
     return sum(values) / len(values)
-
-
-def predicted_success(rates: Iterable[float | None]) -> float:
-    """Predicted system success if hops failed independently: the product of component rates.
-
-    ``None`` entries (the architecture has no such hop) are skipped; no rates gives 1.0.
-    """
-    product = 1.0
-    for rate in rates:
-        if rate is None:
-            continue
-        if not 0.0 <= rate <= 1.0:
-            raise ValueError(f"component rates must lie in [0, 1], got {rate}")
-        product *= rate
-    return product
-
-
-def coordination_gap(isolated: float, measured: float) -> float:
-    """Isolated component score minus measured system success (positive: the system loses)."""
-    return isolated - measured
 
 
 @dataclass(frozen=True, slots=True)
