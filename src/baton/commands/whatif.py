@@ -4,8 +4,10 @@
 against the simulated vendor with those reliabilities and prints predicted versus measured system
 success. ``baton whatif sweep --hop act --from 0.8 --to 1.0`` varies one hop and writes a chart
 (self-contained HTML with an SVG) of system success against it, with and without the verify hop.
-``--profile NAME`` starts from a simulated profile's rates instead of a perfect model. Simulated
-numbers, always labelled so.
+``--profile NAME`` starts from a simulated profile's rates instead of a perfect model.
+``baton whatif fix-first RUN_DIR`` reruns each simulated configuration of a finished run with one
+hop's mistakes removed at a time and adds that ranking to the run's card, beside the one
+estimated from the measured runs. Simulated numbers, always labelled so.
 """
 
 from __future__ import annotations
@@ -51,6 +53,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--system", default="multi_agent", help="system to sweep (default: multi_agent)")
     sweep.add_argument("--out", type=Path, default=Path("whatif-sweep.html"), metavar="FILE")
     sweep.set_defaults(func=run_sweep)
+    fix = sub.add_parser("fix-first", help="rank hops by the success a simulated rerun gains with each one "
+                                           "perfect; add it to a run's card")
+    fix.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a finished run directory")
+    fix.add_argument("--tasks", type=Path, default=Path("fixtures"), metavar="PATH",
+                     help="the golden-set directory the run used (default: fixtures)")
+    fix.add_argument("--project", type=Path, default=Path("."), help="project with systems and vendor profiles")
+    fix.add_argument("--trials", type=int, default=5, metavar="N",
+                     help="reruns per task and variant (default: 5; more trials, less noise)")
+    fix.set_defaults(func=run_fix_first)
 
 
 def _setup(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
@@ -142,4 +153,55 @@ def run_sweep(args: argparse.Namespace) -> int:
     for s in series:
         print(f"{s.label}: " + ", ".join(f"{x:g} -> {r.measured:.1%} (pred. {r.predicted:.1%})" for x, r in s.points))
     print(f"baton whatif: chart written to {args.out} (simulated)")
+    return 0
+
+
+def run_fix_first(args: argparse.Namespace) -> int:
+    from baton.fixtures import load_tasks
+    from baton.matrix import load_systems
+    from baton.reports.rundir import check_run_dir
+    from baton.reports.write import write_reports
+    from baton.sim.fixfirst import HOP_RATES, can_rerun, hop_tables, simulate_fix_first, write_simulated
+    from baton.store import iter_results
+    from baton.vendor_config import load_profiles
+
+    if args.trials < 1:
+        raise ConfigError(f"--trials: expected at least 1, got {args.trials}")
+    run_dir = check_run_dir(args.run_dir)
+    configs: dict[tuple[str, str], tuple[set[str], int]] = {}
+    for result in iter_results(run_dir):
+        if result.key.mode == "system":
+            ids, _ = configs.setdefault((result.key.system, result.key.vendor), (set(), result.seed))
+            ids.add(result.key.task_id)
+    if not configs:
+        raise ConfigError(f"{run_dir}: no system-mode runs to rerun")
+    profiles, systems = load_profiles(args.project), load_systems(args.project)
+    by_id = {t.id: t for t in load_tasks(args.tasks)}
+    plans = []
+    for (system_name, vendor), (ids, seed) in sorted(configs.items()):
+        label = f"{system_name} @ {vendor}"
+        profile, system = profiles.get(vendor), systems.get(system_name)
+        missing = sorted(ids - set(by_id))
+        why = ("its vendor is not simulated" if profile is None or profile.kind != "sim" else
+               f"system {system_name!r} is not defined in {args.project}" if system is None else
+               "a role runs on another vendor" if not can_rerun(system, vendor) else
+               f"{len(missing)} of its tasks are not in {args.tasks} (e.g. {missing[0]})" if missing else "")
+        if why:
+            print(f"baton whatif fix-first: {label}: skipped, {why}", file=sys.stderr)
+            continue
+        tasks = [by_id[i] for i in sorted(ids)]
+        plans.append((profile, system, tasks, seed, 1 + len(hop_tables(profile.sim or {}))))
+    if not plans:
+        raise ConfigError(f"{run_dir}: no configuration can be rerun on the simulated vendor (see above)")
+    progress = _Progress(sum(len(t) * args.trials * variants for _, _, t, _, variants in plans))
+    results = [asyncio.run(simulate_fix_first(tasks, system, profile, trials=args.trials, seed=seed, tick=progress))
+               for profile, system, tasks, seed, _ in plans]
+    path = write_simulated(run_dir, results)
+    write_reports(run_dir)
+    for r in results:
+        ranked = ", ".join(f"{g.hop} {g.gain * 100:+.1f} pts -> {g.success_if_perfect:.1%}" for g in r.gains)
+        print(f"{r.config} (simulated, {r.runs} runs, {r.baseline:.1%} at the profile's rates): "
+              f"{ranked or 'no hop has a mistake rate to remove'}")
+    print(f"baton whatif fix-first: written to {path}; the run's reports now show it "
+          f"(hops: {', '.join(HOP_RATES)}; retrieve has no simulated model)")
     return 0

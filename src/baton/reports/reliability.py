@@ -22,6 +22,9 @@ Definitions (also printed in every report and in card.json, see :data:`RELIABILI
   the measured runs: runs where it is not applicable keep their outcome, runs where it is
   applicable succeed at the rate of the runs where it was right. Gain = that − measured. It
   assumes a hop's failures fall on tasks as hard as its successes, so read it as a ranking.
+  Where the vendor is simulated, ``baton whatif fix-first`` adds the simulator's answer beside
+  it (:mod:`baton.sim.fixfirst`): the configuration rerun in process with that hop's mistake
+  rates at zero, against the same reruns at the profile's rates; labelled simulated.
 * **Model-selection branches**: per model-selection hop and chosen branch, its share of counted
   runs, the mean cost of those runs and their success rate.
 """
@@ -29,7 +32,9 @@ Definitions (also printed in every report and in card.json, see :data:`RELIABILI
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -37,6 +42,7 @@ import pandas as pd
 
 from baton.reports.flatten import CHOICE_PREFIX, HOP_PREFIX
 from baton.result import RELIABILITY_HOPS
+from baton.sim.fixfirst import SimulatedFixFirst, read_simulated
 
 BOOTSTRAP_SAMPLES = 2000
 BOOTSTRAP_SEED = 20260101
@@ -68,6 +74,10 @@ RELIABILITY_DEFINITIONS: dict[str, str] = {
     "fix_first": "Fix this first: success expected if the hop were always right (runs where it is not "
                  "applicable keep their outcome; the others succeed at the rate of runs where it was "
                  "right) minus measured success. An estimate from measured runs: a ranking, not a promise.",
+    "fix_first_simulated": "Fix this first, simulated (only where the vendor is Baton's simulated one and "
+                           "`baton whatif fix-first` was run): the configuration rerun in process with the "
+                           "hop's mistake rates set to zero, minus the same reruns at the profile's rates. "
+                           "retrieve has no simulated model, so no simulated estimate.",
     "branches": "Model-selection hops are never graded against the intent label: per chosen branch, share "
                 "of counted runs, mean cost per run and success rate.",
     "errors": "A configuration with fewer counted runs than half its runs (the rest infrastructure "
@@ -143,6 +153,7 @@ class Reliability:
     waterfall: list[Step] = field(default_factory=list)
     fix_first: list[FixGain] = field(default_factory=list)
     branches: list[Branch] = field(default_factory=list)
+    simulated_fix_first: SimulatedFixFirst | None = None  # baton whatif fix-first, where run
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -156,6 +167,8 @@ class Reliability:
             "waterfall": [{"step": s.label, "value": s.value, "kind": s.kind} for s in self.waterfall],
             "fix_first": [{"hop": f.hop, "success_if_right": f.success_if_right, "gain": f.gain,
                            "runs_where_wrong": f.wrong_runs} for f in self.fix_first],
+            "fix_first_simulated": (self.simulated_fix_first.as_dict()
+                                    if self.simulated_fix_first is not None else None),
             "branches": [{"hop": b.hop, "choice": b.choice, "runs": b.runs, "share": b.share,
                           "cost_per_run_usd": b.cost_per_run, "successes": b.successes, "success_rate": b.rate}
                          for b in self.branches],
@@ -309,3 +322,11 @@ def reliability(group: pd.DataFrame, measured: float | None) -> Reliability:
                        gap_low=low, gap_high=high, recovered=recovered,
                        waterfall=_waterfall(rows, predicted, measured, recovered),
                        fix_first=_fix_first(counted, measured), branches=_branches(counted))
+
+
+def with_simulated_fix_first(configs: Iterable[Any], run_dir: Path) -> list[Any]:
+    """The card's configuration summaries, each with the run directory's stored simulated
+    fix-first (if any, matched by label) beside its measured one."""
+    stored = read_simulated(run_dir)
+    return [replace(c, reliability=replace(c.reliability, simulated_fix_first=stored[c.label]))
+            if c.label in stored else c for c in configs]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from baton.reports.aggregate import ReportCard, build_card
 from baton.reports.formats import FORMATS, parse_formats
+from baton.reports.reliability import with_simulated_fix_first
 from baton.reports.render import render_html, render_markdown
 from baton.reports.rundir import check_run_dir, optional_manifest
 from baton.reports.tables import write_card_csv, write_card_json, write_results_csv
@@ -19,7 +20,9 @@ MD_NAME = "report.md"
 def load_card(run_dir: Path) -> ReportCard:
     """The report card of a run directory (results streamed from results.jsonl)."""
     run_dir = check_run_dir(Path(run_dir))
-    return build_card(iter_results(run_dir), optional_manifest(run_dir))
+    card = build_card(iter_results(run_dir), optional_manifest(run_dir))
+    card.configs = with_simulated_fix_first(card.configs, run_dir)  # `baton whatif fix-first`, where run
+    return card
 
 
 def write_reports(run_dir: Path, out_dir: Path | None = None,
