@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from baton.errors import ConfigError
 from baton.fixtures import load_tasks
 from baton.model import ChatResponse, InfraError, Message, ModelClient, RequestedToolCall, ScriptedClient
 from baton.runners import run_task, supports_mode
@@ -254,3 +255,22 @@ async def test_unparseable_tool_arguments_are_a_tool_error_without_a_call(task: 
     assert bad.output["arguments"] == {} and bad.output["result"] is None
     assert [c.name for c in trace.tool_calls()] == ["retrieve", "act"]
     assert trace.final_state["invoices"]["4471"]["status"] == "paid"
+
+
+async def test_retrieval_passes_are_parameters(task: GoldenTask) -> None:
+    plain = SystemConfig(name="plain", architecture="multi_agent",
+                         params={"expand_docs": 0, "follow_up_k": 0, "top_k": 2})
+    trace = await run(task, Pool(agent()), plain)
+    (retrieve,) = trace.hops_of("retrieve")
+    assert retrieve.output["whole_documents"] == [] and len(retrieve.output["chunks"]) <= 2
+    wide = SystemConfig(name="wide", architecture="multi_agent", params={"expand_docs": 3})
+    trace = await run(task, Pool(agent()), wide)
+    first = trace.hops_of("retrieve")[0]
+    assert len(first.output["whole_documents"]) == 3
+    assert first.output["doc_ids"][:3] == first.output["whole_documents"]
+    bad = SystemConfig(name="bad", architecture="multi_agent", params={"follow_up_k": "many"})
+    with pytest.raises(ConfigError, match="follow_up_k"):
+        await run(task, Pool(agent()), bad)
+    negative = SystemConfig(name="negative", architecture="multi_agent", params={"expand_docs": -1})
+    with pytest.raises(ConfigError, match=r"params.expand_docs: expected an integer >= 0, got -1"):
+        await run(task, Pool(agent()), negative)

@@ -43,6 +43,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from baton.errors import ConfigError
 from baton.model import ChatResponse
 from baton.runners import gold, prompts
 from baton.runners.context import RunContext
@@ -249,9 +250,24 @@ async def verify_loop(ctx: RunContext, route: str | None, evidence: Evidence, ou
 # --------------------------------------------------------------------------- the pipeline
 
 
+INT_PARAMS = {"top_k": DEFAULT_TOP_K, "expand_docs": DEFAULT_EXPAND_DOCS, "expand_pool": DEFAULT_EXPAND_POOL,
+              "follow_up_k": DEFAULT_FOLLOW_UP_K, "max_lookups": DEFAULT_MAX_LOOKUPS,
+              "max_tool_steps": DEFAULT_MAX_TOOL_STEPS, "max_revisions": DEFAULT_MAX_REVISIONS}
+
+
+def check_params(ctx: RunContext) -> None:
+    """A clear :class:`ConfigError` for a count parameter that is not a non-negative integer, before
+    any hop runs (inside the tool session it would surface wrapped in an exception group)."""
+    for name, default in INT_PARAMS.items():
+        if ctx.param(name, default) < 0:
+            raise ConfigError(f"system {ctx.system.name!r}: params.{name}: expected an integer >= 0, "
+                              f"got {ctx.params[name]!r}")
+
+
 @register_architecture("multi_agent", isolated_hops=("route", "retrieve", "draft", "act", "verify"))
 async def run_multi_agent(ctx: RunContext) -> None:
     """route -> retrieve -> draft -> act (MCP tools) -> verify, with revisions."""
+    check_params(ctx)
     if ctx.isolated is not None:
         await _run_isolated(ctx, ctx.isolated)
         return
