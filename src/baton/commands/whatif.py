@@ -97,6 +97,12 @@ class _Progress:
         elif self.done == self.total or self.done % 100 == 0:
             print(f"baton whatif: {self.done}/{self.total} runs", file=sys.stderr, flush=True)
 
+    def finish(self) -> None:
+        """End the progress line where the work ended below the announced total."""
+        if self.done < self.total:
+            end = "\n" if sys.stderr.isatty() else ""
+            print(f"{end}baton whatif: {self.done} runs done", file=sys.stderr, flush=True)
+
 
 def run_whatif(args: argparse.Namespace) -> int:
     from baton.matrix import parse_names, resolve_systems
@@ -193,9 +199,11 @@ def run_fix_first(args: argparse.Namespace) -> int:
         plans.append((profile, system, tasks, seed, 1 + len(hop_tables(profile.sim or {}))))
     if not plans:
         raise ConfigError(f"{run_dir}: no configuration can be rerun on the simulated vendor (see above)")
+    # at most: hops a system does not have are not rerun, so the count may end below it
     progress = _Progress(sum(len(t) * args.trials * variants for _, _, t, _, variants in plans))
     results = [asyncio.run(simulate_fix_first(tasks, system, profile, trials=args.trials, seed=seed, tick=progress))
                for profile, system, tasks, seed, _ in plans]
+    progress.finish()
     path = write_simulated(run_dir, results)
     write_reports(run_dir)
     for r in results:
