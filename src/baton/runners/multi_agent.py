@@ -10,8 +10,8 @@ Hops and roles:
      this evidence), plus the records the request mentions, looked up through the read-only tools
      (``tool`` hops named ``retrieve``);
   2. only when records were found, the records' field names and values as the query (what a
-     pipeline asks its documents once it knows the case: the policy for *this* fare, plan or
-     product), ``params.follow_up_k`` chunks (default 4; 0 turns the pass off), adding only
+     pipeline asks its documents once it knows the case: the rules for this record's type, tier
+     and status), ``params.follow_up_k`` chunks (default 4; 0 turns the pass off), adding only
      what the first pass missed.
 
   In each pass the ``params.expand_docs`` best documents (default 2; ranked by the total score

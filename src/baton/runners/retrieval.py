@@ -223,7 +223,8 @@ def combine_passes(passes: Sequence[Sequence[Chunk]]) -> list[Chunk]:
 
 def record_query(records: Sequence[Mapping[str, Any]]) -> str:
     """The words of looked-up records (field names and values) as a retrieval query: what a
-    pipeline asks its documents once it knows the case ("policy for a Standard fare bought on ...")."""
+    pipeline asks its documents once it knows the case (the rules for this record's type, tier
+    and status)."""
     words: list[str] = []
 
     def walk(value: Any) -> None:
