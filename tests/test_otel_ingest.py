@@ -33,7 +33,8 @@ def tasks():
 @pytest.fixture(scope="module")
 def native(tasks, tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("native") / "run"
-    matrix = Matrix(tasks=tasks[::3], systems=[BUILTIN_SYSTEMS["multi_agent"]], vendors=["sim-frontier"],
+    # sim-small: the runs must include failures as well as passes (sim-frontier now passes all of these)
+    matrix = Matrix(tasks=tasks[::3], systems=[BUILTIN_SYSTEMS["multi_agent"]], vendors=["sim-small"],
                     trials=2, seed=11)
     asyncio.run(run_matrix(matrix, profiles=builtin_profiles(), run_dir=run_dir, concurrency=8,
                            cache_dir=run_dir.parent / "cache", grade_worker=False))
@@ -51,7 +52,7 @@ def test_graded_from_exported_spans_equals_native_grading(native, tasks, tmp_pat
     spans_file = tmp_path / "spans.jsonl"
     export_run_dir(native, OtelSettings(file=spans_file))
     summary = grade_spans(read_span_file(spans_file), tasks, run_dir=tmp_path / "from-spans",
-                          system="multi_agent", vendor="sim-frontier")
+                          system="multi_agent", vendor="sim-small")
     native_grades, span_grades = grades(native), grades(tmp_path / "from-spans")
     assert summary.completed == len(native_grades) > 10
     assert span_grades == native_grades
@@ -70,7 +71,7 @@ def test_spans_over_otlp_http_protobuf_reach_the_receiver(native, tasks, tmp_pat
         sent = export_run_dir(native, OtelSettings(endpoint=receiver.endpoint))
         spans = receiver.wait_for(spans=expected)
     assert sent == expected == len(spans)
-    grade_spans(spans, tasks, run_dir=tmp_path / "received", system="multi_agent", vendor="sim-frontier")
+    grade_spans(spans, tasks, run_dir=tmp_path / "received", system="multi_agent", vendor="sim-small")
     assert grades(tmp_path / "received") == grades(native)
 
 
@@ -141,7 +142,7 @@ def test_otel_grade_command_writes_a_reportable_run(native, tmp_path):
     export_run_dir(native, OtelSettings(file=spans_file))
     out = tmp_path / "graded"
     proc = subprocess.run([sys.executable, "-m", "baton.cli", "otel", "grade", str(spans_file), "--system", "ext",
-                           "--vendor", "sim-frontier", "--tasks", str(FIXTURES), "--project", str(tmp_path),
+                           "--vendor", "sim-small", "--tasks", str(FIXTURES), "--project", str(tmp_path),
                            "--out", str(out)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert grades(out) == grades(native)
