@@ -1,0 +1,140 @@
+"""The AutoGen adapter: a team built by the user's function runs against the simulated vendor over
+real HTTP, through Baton's model gateway and the task's world over MCP; agents' messages become
+hops. Configuration mistakes are errors that name the field, before any task runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from baton.client import ClientPool
+from baton.errors import ConfigError
+from baton.fixtures import load_tasks
+from baton.matrix import plan_run
+from baton.runners import run_task
+from baton.runners.adapters.autogen import check_system
+from baton.systems import SystemConfig
+from baton.vendor_config import builtin_profiles
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[1]
+TEAM = f"{ROOT}/examples/autogen_critique/team.py:make_team"
+PURPOSES = {"drafter": "draft", "critic": "verify"}
+
+
+def system(**params) -> SystemConfig:
+    return SystemConfig(name="critique", architecture="autogen", params={"target": TEAM, **params},
+                        hop_purposes=PURPOSES)
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    return load_tasks(ROOT / "fixtures" / "billing")
+
+
+def _task(tasks, *, writes: bool):
+    """A task whose gold makes a side-effecting call (or none), with a customer to look up."""
+    for task in tasks:
+        effects = {spec.name for spec in task.tools if spec.side_effect}
+        if task.customer and not task.conversation and any(c.name in effects for c in task.gold.tool_calls) == writes:
+            return task
+    raise AssertionError("no such task in the billing fixtures")
+
+
+async def test_the_critique_team_runs_with_metered_agents_and_tools_over_mcp(tasks):
+    acting = _task(tasks, writes=True)
+    async with ClientPool(builtin_profiles(), cache=None) as pool:
+        trace = await run_task(acting, system(), "sim-frontier", clients=pool)
+    assert trace.infra_error is None, trace.infra_error
+    agents = [h for h in trace.hops if h.kind != "tool"]
+    tools = [h for h in trace.hops if h.kind == "tool"]
+    assert [(h.kind, h.name, h.purpose) for h in agents[:2]] == [("generate", "drafter", "draft"),
+                                                                 ("verify", "critic", "verify")]
+    # the drafter's tool calls reached the world over MCP (the world's own record of them)
+    assert tools and {h.output["name"] for h in tools} & {c.name for c in acting.gold.tool_calls}
+    for hop in agents:
+        assert hop.vendor == "sim-frontier" and hop.usage.calls >= 1 and hop.usage.cost_usd > 0
+        if hop.kind == "verify":
+            assert hop.output["verdict"] in ("pass", "fail")
+    # the drafter's first turn paid for its tool-calling rounds too
+    assert agents[0].usage.calls >= 2
+    assert trace.answer and trace.answer == agents[-2 if agents[-1].kind == "verify" else -1].output["text"]
+    assert trace.simulated
+    assert len(agents) <= 6  # three rounds at most: the team's own termination
+
+
+async def test_an_approved_draft_ends_the_loop(tasks):
+    """A task the drafter can answer without acting: the critic can confirm it, and approves."""
+    async with ClientPool(builtin_profiles(), cache=None) as pool:
+        traces = [await run_task(t, system(), "sim-frontier", clients=pool) for t in tasks
+                  if t.customer and not t.gold.tool_calls][:3]
+    assert traces
+    approved = [t for t in traces if t.hops[-1].kind == "verify" and t.hops[-1].output["verdict"] == "pass"]
+    assert approved, [[(h.name, h.output.get("verdict")) for h in t.hops] for t in traces]
+
+
+async def test_an_async_builder_and_a_model_named_in_params(tasks, tmp_path):
+    (tmp_path / "solo.py").write_text(
+        "from autogen_agentchat.agents import AssistantAgent\n"
+        "from autogen_agentchat.teams import RoundRobinGroupChat\n"
+        "from autogen_agentchat.conditions import MaxMessageTermination\n"
+        "async def build(model_client):\n"
+        "    agent = AssistantAgent('writer', model_client=model_client)\n"
+        "    return RoundRobinGroupChat([agent], termination_condition=MaxMessageTermination(2))\n")
+    config = SystemConfig(name="solo", architecture="autogen",
+                          params={"target": f"{tmp_path}/solo.py:build", "model": "small",
+                                  "models": {"small": "sim-small"}})
+    check_system(config)  # an async builder is loaded, built per run
+    async with ClientPool(builtin_profiles(), cache=None) as pool:
+        trace = await run_task(tasks[0], config, "sim-frontier", clients=pool)
+    assert trace.infra_error is None, trace.infra_error
+    (hop,) = trace.hops
+    assert (hop.kind, hop.name, hop.vendor, hop.usage.calls) == ("generate", "writer", "sim-small", 1)
+    assert trace.answer == hop.output["text"] and trace.answer
+
+
+def test_a_wrong_agent_name_is_a_configuration_error_listing_the_agents():
+    with pytest.raises(ConfigError, match=r"params.answer_agent: 'writer' is not an agent of the team; "
+                                          r"its agents are: drafter, critic"):
+        check_system(system(answer_agent="writer"))
+    with pytest.raises(ConfigError, match=r"params.hop_kinds: 'reviewer' is not an agent of the team"):
+        check_system(system(hop_kinds={"reviewer": "verify"}))
+    with pytest.raises(ConfigError, match=r"params.hop_kinds.critic: expected one of"):
+        check_system(system(hop_kinds={"critic": "judge"}))
+    check_system(system(answer_agent="drafter"))
+
+
+def test_a_target_that_is_not_a_team_builder_is_a_configuration_error(tmp_path):
+    (tmp_path / "teams.py").write_text(
+        "from autogen_agentchat.agents import AssistantAgent\n"
+        "from autogen_agentchat.teams import RoundRobinGroupChat\n"
+        "from autogen_ext.models.openai import OpenAIChatCompletionClient\n"
+        "client = OpenAIChatCompletionClient(model='gpt-4o', api_key='unused')\n"
+        "team = RoundRobinGroupChat([AssistantAgent('a', model_client=client)])\n"
+        "def needs_secret(model_client, api_key):\n    return team\n"
+        "def not_a_team():\n    return 42\n"
+        "def broken():\n    raise RuntimeError('no prompt file')\n")
+
+    def at(attr: str) -> SystemConfig:
+        return SystemConfig(name="t", architecture="autogen", params={"target": f"{tmp_path}/teams.py:{attr}"})
+
+    with pytest.raises(ConfigError, match=r"params.target: names a team \(RoundRobinGroupChat\); name the function"):
+        check_system(at("team"))
+    with pytest.raises(ConfigError, match=r"asks for api_key, which Baton cannot supply; it may take "
+                                          r"model_client, workbench, request"):
+        check_system(at("needs_secret"))
+    with pytest.raises(ConfigError, match=r"the function returned int, expected an AutoGen team"):
+        check_system(at("not_a_team"))
+    with pytest.raises(ConfigError, match=r"building the team failed: RuntimeError: no prompt file"):
+        check_system(at("broken"))
+    with pytest.raises(ConfigError, match=r"has no attribute 'make_teem'"):
+        check_system(at("make_teem"))
+
+
+def test_the_check_runs_when_the_matrix_is_planned(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.baton.systems.critique]\narchitecture = \"autogen\"\n"
+        f"params = {{target = \"{TEAM}\", answer_agent = \"assistant\"}}\n")
+    with pytest.raises(ConfigError, match="params.answer_agent: 'assistant' is not an agent"):
+        plan_run(tmp_path, tasks=ROOT / "fixtures" / "billing", systems=["critique"], vendors=["sim-frontier"])
