@@ -138,3 +138,40 @@ def test_the_check_runs_when_the_matrix_is_planned(tmp_path):
         f"params = {{target = \"{TEAM}\", answer_agent = \"assistant\"}}\n")
     with pytest.raises(ConfigError, match="params.answer_agent: 'assistant' is not an agent"):
         plan_run(tmp_path, tasks=ROOT / "fixtures" / "billing", systems=["critique"], vendors=["sim-frontier"])
+
+
+@pytest.mark.slow
+def test_the_example_team_runs_the_golden_set_into_one_report_with_the_builtin_architectures(tmp_path):
+    """The issue's acceptance: the named system ``autogen_critique`` (runners/systems.toml) over the
+    whole golden set on the simulated vendor, from the command line, in one report next to naive,
+    rag and multi_agent. About 40 s on two cores."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
+    run_dir = tmp_path / "run"
+    systems = ["naive", "rag", "multi_agent", "autogen_critique"]
+    done = subprocess.run([sys.executable, "-m", "baton.cli", "run", "--project", str(ROOT), "--systems",
+                           ",".join(systems), "--vendors", "sim-frontier", "--no-cache", "--out", str(run_dir)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    tasks = len(load_tasks(ROOT / "fixtures"))
+    assert f"{4 * tasks}/{4 * tasks} runs" in done.stdout and "0 infra errors" in done.stdout
+    report = subprocess.run([sys.executable, "-m", "baton.cli", "report", str(run_dir)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=300)
+    assert report.returncode == 0, report.stderr
+    card = json.loads((run_dir / "card.json").read_text())
+    rows = {row["system"]: row for row in card["configurations"]}
+    assert set(rows) == set(systems)
+    team = rows["autogen_critique"]
+    assert (team["architecture"], team["runs"], team["infra_errors"], team["simulated"]) == ("autogen", tasks, 0, True)
+    assert 0 < team["successes"] < tasks and team["cost_per_task_usd"] > 0
+    # the critic is graded as the verifier, the drafter as the draft hop, its tool calls as acts
+    assert team["verify_in_system_runs"] == tasks and team["draft_in_system_runs"] == tasks
+    assert team["act_in_system_runs"] > 0
+    markdown = (run_dir / "report.md").read_text()
+    for system in systems:
+        assert system.replace("_", "\\_") + " @ sim-frontier (simulated)" in markdown
