@@ -175,3 +175,76 @@ def test_the_example_team_runs_the_golden_set_into_one_report_with_the_builtin_a
     markdown = (run_dir / "report.md").read_text()
     for system in systems:
         assert system.replace("_", "\\_") + " @ sim-frontier (simulated)" in markdown
+
+
+async def test_a_text_verifier_named_by_hop_kinds_and_the_answer_agent(tasks, tmp_path):
+    """Held-out names: 'writer' and 'editor' (no name hint), the editor replying in text."""
+    (tmp_path / "pair.py").write_text(
+        "from autogen_agentchat.agents import AssistantAgent\n"
+        "from autogen_agentchat.teams import RoundRobinGroupChat\n"
+        "from autogen_agentchat.conditions import MaxMessageTermination, TextMentionTermination\n"
+        "def pair(model_client):\n"
+        "    writer = AssistantAgent('writer', model_client=model_client, system_message='Answer the customer.')\n"
+        "    editor = AssistantAgent('editor', model_client=model_client,\n"
+        "                            system_message='Review the answer. Say LGTM when it is right.')\n"
+        "    done = TextMentionTermination('LGTM') | MaxMessageTermination(5)\n"
+        "    return RoundRobinGroupChat([writer, editor], termination_condition=done)\n")
+    config = SystemConfig(name="pair", architecture="autogen", hop_purposes={"writer": "draft", "editor": "verify"},
+                          params={"target": f"{tmp_path}/pair.py:pair", "hop_kinds": {"editor": "verify"},
+                                  "approve_text": "LGTM", "answer_agent": "writer", "context": False})
+    check_system(config)
+    async with ClientPool(builtin_profiles(), cache=None) as pool:
+        trace = await run_task(tasks[0], config, "sim-frontier", clients=pool)
+    assert trace.infra_error is None, trace.infra_error
+    assert [(h.kind, h.name, h.purpose) for h in trace.hops] == [("generate", "writer", "draft"),
+                                                                 ("verify", "editor", "verify")] * 2
+    editor = trace.hops[1]
+    # the simulated model never writes LGTM: a text verifier without the word is a fail, its text the issue
+    assert editor.output["verdict"] == "fail" and editor.output["issues"] == [editor.output["text"]]
+    assert trace.answer == trace.hops[2].output["text"]
+
+
+def test_tool_calls_the_team_reports_become_tool_hops():
+    """Tool events (for tools that are not the world's MCP tools) become act hops, errors kept."""
+    import time
+
+    from autogen_agentchat.messages import TextMessage, ToolCallExecutionEvent, ToolCallRequestEvent
+    from autogen_core import FunctionCall
+    from autogen_core.models import FunctionExecutionResult
+
+    from baton.runners.adapters.autogen import _Recorder
+
+    class Session:
+        started = time.perf_counter()
+
+        def served_between(self, start, end):
+            return "sim-small", "m"
+
+        def usage_between(self, start, end):
+            from baton.trace import Usage
+            return Usage()
+
+    recorder = _Recorder(Session(), {}, "verdict", "APPROVE")
+    recorder.event(TextMessage(content="hi", source="user"))
+    recorder.event(ToolCallRequestEvent(source="agent", content=[
+        FunctionCall(id="1", name="lookup", arguments='{"order": "A-7"}'),
+        FunctionCall(id="2", name="cancel", arguments='{"order": "A-7"}')]))
+    recorder.event(ToolCallExecutionEvent(source="agent", content=[
+        FunctionExecutionResult(call_id="1", name="lookup", content="shipped", is_error=False),
+        FunctionExecutionResult(call_id="2", name="cancel", content="already shipped", is_error=True)]))
+    recorder.event(TextMessage(content="It has shipped.", source="agent"))
+    lookup, cancel, reply = (step.hop for step in recorder.steps)
+    assert (lookup.kind, lookup.output["arguments"], lookup.output["result"]) == ("tool", {"order": "A-7"}, "shipped")
+    assert cancel.error == "already shipped" and cancel.output["result"] is None
+    assert (reply.kind, reply.name, reply.vendor, reply.output["text"]) == ("generate", "agent", "sim-small",
+                                                                          "It has shipped.")
+    assert recorder.answer(None) == "It has shipped."
+
+
+def test_without_autogen_installed_the_error_says_what_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "autogen_agentchat", None)
+    with pytest.raises(ConfigError, match=r"architecture 'autogen' needs AutoGen \(autogen_agentchat is not "
+                                          r"installed\); pip install 'baton-evals\[autogen\]'"):
+        check_system(system())
