@@ -248,3 +248,25 @@ def test_without_autogen_installed_the_error_says_what_to_install(monkeypatch):
     with pytest.raises(ConfigError, match=r"architecture 'autogen' needs AutoGen \(autogen_agentchat is not "
                                           r"installed\); pip install 'baton-evals\[autogen\]'"):
         check_system(system())
+
+
+async def test_an_agent_failure_is_the_runs_failure_in_one_line(tasks, tmp_path):
+    """A structured critic in a team that does not register its message type: AutoGen's error, on the
+    run, without the traceback AutoGen embeds in it."""
+    (tmp_path / "unregistered.py").write_text(
+        "from typing import Literal\nfrom pydantic import BaseModel\n"
+        "from autogen_agentchat.agents import AssistantAgent\n"
+        "from autogen_agentchat.teams import RoundRobinGroupChat\n"
+        "from autogen_agentchat.conditions import MaxMessageTermination\n"
+        "class Review(BaseModel):\n    verdict: Literal['pass', 'fail']\n"
+        "def make(model_client):\n"
+        "    writer = AssistantAgent('writer', model_client=model_client)\n"
+        "    critic = AssistantAgent('critic', model_client=model_client, output_content_type=Review)\n"
+        "    return RoundRobinGroupChat([writer, critic], termination_condition=MaxMessageTermination(3))\n")
+    config = SystemConfig(name="u", architecture="autogen", params={"target": f"{tmp_path}/unregistered.py:make"})
+    async with ClientPool(builtin_profiles(), cache=None) as pool:
+        trace = await run_task(tasks[0], config, "sim-frontier", clients=pool)
+    assert trace.infra_error is None
+    failed = trace.hops[-1]
+    assert failed.error.startswith("TeamError: ValueError: Message type") and "is not registered" in failed.error
+    assert "Traceback" not in failed.error and "\n" not in failed.error

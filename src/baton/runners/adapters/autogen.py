@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import logging
 import time
 import warnings
 from collections.abc import Callable
@@ -70,10 +71,19 @@ def _quiet_structured_output_logging() -> None:
                             r"PydanticSerializationUnexpectedValue\(Expected `none`[^\n]*field_name='parsed'")
 
 
+def _quiet_runtime_tracebacks() -> None:
+    """AutoGen's runtime logs an agent's failure with its traceback and then raises it from the
+    team's run, where Baton records it on the run. Unless the user set up logging, keep the
+    traceback off the terminal (Python's last-resort handler would print it)."""
+    if not logging.getLogger().handlers and not logging.getLogger("autogen_core").handlers:
+        logging.getLogger("autogen_core").setLevel(logging.CRITICAL)
+
+
 def load_factory(system: SystemConfig) -> Callable[..., Any]:
     """The team-building function ``params.target`` names (ConfigError when it is not one)."""
     _require_autogen(system)
     _quiet_structured_output_logging()
+    _quiet_runtime_tracebacks()
     _gateway_env(system)
     target = load_system_target(system)
     where = f"system {system.name!r}: params.target"
@@ -294,6 +304,17 @@ def first_error(group: BaseExceptionGroup) -> BaseException:
     return error
 
 
+class TeamError(Exception):
+    """An agent of the team failed; the message is AutoGen's, without the traceback it embeds."""
+
+
+def _without_traceback(error: BaseException) -> BaseException:
+    text = str(error)
+    if "\nTraceback:" not in text:
+        return error
+    return TeamError(text.split("\nTraceback:", 1)[0].strip())
+
+
 @register_architecture("autogen")
 async def run_autogen(ctx: RunContext) -> None:
     """An AutoGen team; agents' messages and tool calls become hops."""
@@ -308,7 +329,9 @@ async def run_autogen(ctx: RunContext) -> None:
         try:
             return await run_team(request, session)
         except BaseExceptionGroup as group:  # the MCP client's task group wraps the team's failure
-            raise first_error(group) from None
+            raise _without_traceback(first_error(group)) from None
+        except RuntimeError as error:  # AutoGen re-raises an agent's failure with its traceback in the text
+            raise _without_traceback(error) from None
 
     async def run_team(request: AdapterRequest, session: AdapterSession) -> tuple[str, list[Step]]:
         from mcp import Client
