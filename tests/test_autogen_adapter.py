@@ -270,3 +270,19 @@ async def test_an_agent_failure_is_the_runs_failure_in_one_line(tasks, tmp_path)
     failed = trace.hops[-1]
     assert failed.error.startswith("TeamError: ValueError: Message type") and "is not registered" in failed.error
     assert "Traceback" not in failed.error and "\n" not in failed.error
+
+
+async def test_a_team_that_never_ends_is_stopped_and_fails_saying_why(tasks, tmp_path):
+    (tmp_path / "endless.py").write_text(
+        "from autogen_agentchat.agents import AssistantAgent\n"
+        "from autogen_agentchat.teams import RoundRobinGroupChat\n"
+        "def make(model_client):\n"
+        "    return RoundRobinGroupChat([AssistantAgent('a', model_client=model_client),\n"
+        "                                AssistantAgent('b', model_client=model_client)])\n")
+    config = SystemConfig(name="e", architecture="autogen",
+                          params={"target": f"{tmp_path}/endless.py:make", "max_messages": 4})
+    async with ClientPool(builtin_profiles(), cache=None) as pool:
+        trace = await run_task(tasks[0], config, "sim-frontier", clients=pool)
+    assert trace.infra_error is None
+    assert trace.hops[-1].error == ("TeamError: the team sent more than 4 messages without ending "
+                                    "(params.max_messages); give it a termination condition (e.g. MaxMessageTermination)")

@@ -20,6 +20,8 @@ message becomes a hop, each tool call a ``tool`` hop.
   approves (AutoGen's usual ``TextMentionTermination("APPROVE")``);
 * ``hop_kinds``: agent name -> hop kind; otherwise read from the name (``critic``, ``review``,
   ``verif`` -> verify, ``route`` -> route, ...), as for LangGraph nodes;
+* ``max_messages`` (default 50): a team still talking after this many agent messages is stopped,
+  and the run fails saying so (a team without a termination condition would run forever);
 * ``context`` (default true): start the task with the customer's identity, today's date and the
   operating policy, as Baton's own architectures see them.
 
@@ -31,6 +33,7 @@ one of the team's agents is a configuration error, raised before any task runs.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
@@ -52,6 +55,7 @@ from baton.trace import Hop, HopKind
 
 TESTED = "autogen-agentchat 0.7"
 SUPPLIED = ("model_client", "workbench", "request")
+MAX_MESSAGES = 50
 _NO_KEY = "baton-gateway"
 
 
@@ -315,6 +319,26 @@ def _without_traceback(error: BaseException) -> BaseException:
     return TeamError(text.split("\nTraceback:", 1)[0].strip())
 
 
+async def _stream(team: Any, task: list[Any], recorder: _Recorder, max_messages: int) -> None:
+    """Run the team, recording its stream; stop it after ``max_messages`` agent messages."""
+    from autogen_core import CancellationToken
+
+    token = CancellationToken()
+    stopped = False
+    try:
+        async for item in team.run_stream(task=task, cancellation_token=token):
+            recorder.event(item)
+            if len(recorder.spoken) > max_messages and not stopped:
+                stopped = True
+                token.cancel()
+    except asyncio.CancelledError:
+        if not stopped:  # cancelled from outside (Ctrl-C, the engine): not ours to swallow
+            raise
+    if stopped:
+        raise TeamError(f"the team sent more than {max_messages} messages without ending (params.max_messages); "
+                        "give it a termination condition (e.g. MaxMessageTermination)")
+
+
 @register_architecture("autogen")
 async def run_autogen(ctx: RunContext) -> None:
     """An AutoGen team; agents' messages and tool calls become hops."""
@@ -324,6 +348,7 @@ async def run_autogen(ctx: RunContext) -> None:
     approve_text = ctx.param("approve_text", "APPROVE", str)
     answer_agent = ctx.param("answer_agent", None, str)
     context = ctx.param("context", True, bool)
+    max_messages = ctx.param("max_messages", MAX_MESSAGES, int)
 
     async def invoke(request: AdapterRequest, session: AdapterSession) -> tuple[str, list[Step]]:
         try:
@@ -347,8 +372,7 @@ async def run_autogen(ctx: RunContext) -> None:
             check_names(team, ctx.system)
             recorder = _Recorder(session, kinds, verdict_key, approve_text)
             recorder.previous = session.started
-            async for item in team.run_stream(task=task_messages(request, context)):
-                recorder.event(item)
+            await _stream(team, task_messages(request, context), recorder, max_messages)
         return recorder.answer(answer_agent), recorder.steps
 
     await run_adapter(ctx, "autogen", invoke, gateway=True)
