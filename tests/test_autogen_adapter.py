@@ -267,7 +267,8 @@ async def test_an_agent_failure_is_the_runs_failure_in_one_line(tasks, tmp_path)
     async with ClientPool(builtin_profiles(), cache=None) as pool:
         trace = await run_task(tasks[0], config, "sim-frontier", clients=pool)
     assert trace.infra_error is None
-    failed = trace.hops[-1]
+    *before, failed = trace.hops
+    assert [h.name for h in before] == ["writer"] and before[0].usage.calls == 1  # kept, metered
     assert failed.error.startswith("TeamError: ValueError: Message type") and "is not registered" in failed.error
     assert "Traceback" not in failed.error and "\n" not in failed.error
 
@@ -283,6 +284,28 @@ async def test_a_team_that_never_ends_is_stopped_and_fails_saying_why(tasks, tmp
                           params={"target": f"{tmp_path}/endless.py:make", "max_messages": 4})
     async with ClientPool(builtin_profiles(), cache=None) as pool:
         trace = await run_task(tasks[0], config, "sim-frontier", clients=pool)
-    assert trace.infra_error is None
-    assert trace.hops[-1].error == ("TeamError: the team sent more than 4 messages without ending "
-                                    "(params.max_messages); give it a termination condition (e.g. MaxMessageTermination)")
+    assert trace.infra_error is None and trace.answer == ""
+    *talk, stopped = trace.hops
+    assert stopped.error == ("TeamError: the team sent more than 4 messages without ending "
+                             "(params.max_messages); give it a termination condition (e.g. MaxMessageTermination)")
+    # the agents' messages before the stop stay in the trace, metered
+    assert [h.name for h in talk] == ["a", "b", "a", "b", "a"] and all(h.usage.calls == 1 for h in talk)
+
+
+async def test_a_vendor_failing_after_retries_is_an_infra_error_with_the_hops_so_far(tasks):
+    from baton.model import InfraError, ScriptedClient
+
+    def script(messages, options):
+        if options.get("schema"):  # the critic's structured call
+            raise InfraError("HTTP 503 after 3 retries")
+        return "Your plan renews on the 1st."
+
+    class Pool:
+        def client(self, vendor):
+            return ScriptedClient(script, vendor=vendor, model=f"{vendor}-model")
+
+    trace = await run_task(tasks[0], system(mcp=False), "flaky", clients=Pool())
+    assert "503" in (trace.infra_error or "")
+    drafter, failed = trace.hops
+    assert (drafter.name, drafter.vendor, drafter.usage.calls) == ("drafter", "flaky", 1)
+    assert failed.error and "503" in failed.error

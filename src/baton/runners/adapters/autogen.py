@@ -45,7 +45,8 @@ from typing import Any
 
 from baton.errors import ConfigError
 from baton.runners.adapters.callable import load_system_target
-from baton.runners.adapters.harness import AdapterSession, Step, complete_output, run_adapter
+from baton.model import InfraError
+from baton.runners.adapters.harness import AdapterInfraError, AdapterSession, Step, complete_output, run_adapter
 from baton.runners.adapters.langgraph import _gateway_env, jsonable, node_kind
 from baton.runners.adapters.types import AdapterRequest
 from baton.runners.context import RunContext
@@ -351,14 +352,23 @@ async def run_autogen(ctx: RunContext) -> None:
     max_messages = ctx.param("max_messages", MAX_MESSAGES, int)
 
     async def invoke(request: AdapterRequest, session: AdapterSession) -> tuple[str, list[Step]]:
+        recorder = _Recorder(session, kinds, verdict_key, approve_text)
+        recorder.previous = session.started
         try:
-            return await run_team(request, session)
-        except BaseExceptionGroup as group:  # the MCP client's task group wraps the team's failure
-            raise _without_traceback(first_error(group)) from None
-        except RuntimeError as error:  # AutoGen re-raises an agent's failure with its traceback in the text
-            raise _without_traceback(error) from None
+            await run_team(request, recorder)
+        except BaseException as exc:  # noqa: BLE001 - sorted below; what is not the team's is re-raised
+            error = first_error(exc) if isinstance(exc, BaseExceptionGroup) else exc
+            if not isinstance(error, Exception) or isinstance(error, (ConfigError, InfraError, AdapterInfraError)):
+                raise error from None  # cancellation, configuration and vendor failures: the harness's
+            # the team failed: the agents' hops so far, then the failure (AutoGen's text, less its traceback)
+            error = _without_traceback(error)
+            recorder.steps.append(Step(session.offset(), Hop(
+                kind="generate", name="autogen", output=complete_output("generate", {"text": ""}),
+                latency_s=session.offset(), error=f"{type(error).__name__}: {error}")))
+            return "", recorder.steps
+        return recorder.answer(answer_agent), recorder.steps
 
-    async def run_team(request: AdapterRequest, session: AdapterSession) -> tuple[str, list[Step]]:
+    async def run_team(request: AdapterRequest, recorder: _Recorder) -> None:
         from mcp import Client
 
         from baton.runners.adapters.autogen_workbench import WorldWorkbench
@@ -370,9 +380,6 @@ async def run_autogen(ctx: RunContext) -> None:
             team = await build_team(factory, {"model_client": client, "workbench": WorldWorkbench(mcp),
                                               "request": request}, ctx.system)
             check_names(team, ctx.system)
-            recorder = _Recorder(session, kinds, verdict_key, approve_text)
-            recorder.previous = session.started
             await _stream(team, task_messages(request, context), recorder, max_messages)
-        return recorder.answer(answer_agent), recorder.steps
 
     await run_adapter(ctx, "autogen", invoke, gateway=True)
