@@ -309,3 +309,15 @@ async def test_a_vendor_failing_after_retries_is_an_infra_error_with_the_hops_so
     drafter, failed = trace.hops
     assert (drafter.name, drafter.vendor, drafter.usage.calls) == ("drafter", "flaky", 1)
     assert failed.error and "503" in failed.error
+
+
+def test_a_text_verdict_needs_the_approving_word_itself():
+    from autogen_agentchat.messages import TextMessage
+
+    from baton.runners.adapters.autogen import _verdict
+
+    def verdict(text: str) -> str | None:
+        return _verdict(TextMessage(content=text, source="critic"), "verdict", "APPROVE")[0]
+
+    assert [verdict(t) for t in ("APPROVE", "Looks right. approve", "DISAPPROVE: the amount is wrong",
+                                 "Not approved yet", "")] == ["pass", "pass", "fail", "fail", "fail"]

@@ -37,6 +37,7 @@ import asyncio
 import inspect
 import json
 import logging
+import re
 import time
 import warnings
 from collections.abc import Callable
@@ -44,8 +45,8 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from baton.errors import ConfigError
-from baton.runners.adapters.callable import load_system_target
 from baton.model import InfraError
+from baton.runners.adapters.callable import load_system_target
 from baton.runners.adapters.harness import AdapterInfraError, AdapterSession, Step, complete_output, run_adapter
 from baton.runners.adapters.langgraph import _gateway_env, jsonable, node_kind
 from baton.runners.adapters.types import AdapterRequest
@@ -211,7 +212,7 @@ def _verdict(message: Any, verdict_key: str, approve_text: str) -> tuple[str | N
             issues = data.get("issues") or []
             return verdict, [str(i) for i in (issues if isinstance(issues, list) else [issues])]
     text = message_text(message)
-    if approve_text.lower() in text.lower():
+    if re.search(rf"(?<!\w){re.escape(approve_text)}(?!\w)", text, re.IGNORECASE):  # not in DISAPPROVE
         return "pass", []
     return "fail", [text] if text else []
 
