@@ -110,6 +110,10 @@ def check_systems(systems: Iterable[SystemConfig]) -> list[str]:
                 from baton.runners.adapters.langgraph import check_system  # client at import), then keys
 
                 check_system(system)
+            elif system.architecture == "autogen":  # AutoGen installed, the function builds a team
+                from baton.runners.adapters.autogen import check_system as check_team
+
+                check_team(system)
             elif system.architecture in _TARGET_ARCHITECTURES:
                 load_system_target(system)
         except ConfigError as exc:

@@ -2,6 +2,7 @@
 on Baton's tasks, with the run's world served to it over MCP (streamable HTTP on loopback)."""
 
 from baton.runners.adapters import callable, http, langgraph  # noqa: F401  (register the adapters)
+from baton.runners.adapters import autogen  # noqa: F401,E402  (AutoGen teams; AutoGen loads on use)
 from baton.runners.adapters.harness import AdapterInfraError, AdapterSession, run_adapter
 from baton.runners.adapters.types import AdapterRequest, AdapterResponse, HopEvent
 
