@@ -23,12 +23,17 @@ at its model gateway). Run it through Baton with configuration only (``runners/s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
 from crewai import LLM, Agent, Crew, Process, Task
 from crewai.mcp import MCPServerHTTP
+from crewai.tools import BaseTool
+from mcp import ClientSession
+from mcp.client.streamable_http import streamablehttp_client
 from pydantic import BaseModel, Field, create_model
 
 MODEL = "gpt-4o-mini"
@@ -76,6 +81,37 @@ def tool_lines(messages: list[Any]) -> list[str]:
     return lines
 
 
+class WorldTool(BaseTool):
+    """One of the task's tools, called on the run's world over MCP (a fresh session per call)."""
+
+    url: str
+
+    def _run(self, **arguments: Any) -> str:
+        with ThreadPoolExecutor(max_workers=1) as pool:  # its own event loop, whatever the caller runs in
+            return pool.submit(asyncio.run, call_world(self.url, self.name, arguments)).result()
+
+
+async def call_world(url: str, name: str, arguments: dict[str, Any]) -> str:
+    async with streamablehttp_client(url) as (read, write, _), ClientSession(read, write) as session:
+        await session.initialize()
+        result = await session.call_tool(name, arguments)
+    text = "\n".join(getattr(block, "text", "") for block in result.content)
+    return f"ERROR: {text}" if result.isError else text
+
+
+def world_tools(agent: Agent, url: str) -> list[BaseTool]:
+    """The task's tools from its MCP server, under their own names.
+
+    ``Agent(mcps=[MCPServerHTTP(url)])`` is the short way, but with crewai 1.15.30 and mcp 1.30
+    each call's teardown fails ("Attempted to exit cancel scope in a different task than it was
+    entered in"), so the agent is told a call failed that the world carried out; and CrewAI names
+    those tools ``<server>_<tool>``, while Baton's simulated vendor knows a task's tools by their
+    own names. The discovery (names, descriptions, argument schemas) is CrewAI's."""
+    return [WorldTool(name=getattr(tool, "original_tool_name", tool.name), description=tool.description,
+                      args_schema=tool.args_schema, url=url)
+            for tool in agent.get_mcp_tools([MCPServerHTTP(url=url)])]
+
+
 def build_crew(request: dict[str, Any]) -> Crew:
     llm = LLM(model=MODEL, temperature=0)
     labels = [r["label"] for r in request.get("routes") or []]
@@ -83,15 +119,16 @@ def build_crew(request: dict[str, Any]) -> Crew:
     # CrewAI fills {placeholders} in descriptions: an article's own braces must not look like one
     articles = "\n\n".join(f"[{d['id']}] {d['title']}\n{d['text']}" for d in found).translate(_BRACES) \
         or "(no article matched)"
-    world = [MCPServerHTTP(url=request["mcp_url"])] if request.get("mcp_url") else []
 
     router = Agent(role="router", goal="Send each customer request to the desk that handles it.",
                    backstory="You triage incoming customer requests.", llm=llm, allow_delegation=False)
     researcher = Agent(role="researcher", goal="Find what the knowledge base says about the request.",
                        backstory="You read the support knowledge base carefully.", llm=llm, allow_delegation=False)
     executor = Agent(role="executor", goal="Resolve the customer's request with the tools and reply to them.",
-                     backstory="You handle customer requests end to end.", llm=llm, mcps=world,
+                     backstory="You handle customer requests end to end.", llm=llm,
                      allow_delegation=False, max_iter=12)
+    if request.get("mcp_url"):
+        executor.tools = world_tools(executor, request["mcp_url"])
     verifier = Agent(role="verifier", goal="Catch wrong or incomplete replies before they reach the customer.",
                      backstory="You review replies and the actions behind them.", llm=llm, allow_delegation=False)
 
