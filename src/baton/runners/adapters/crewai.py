@@ -32,6 +32,7 @@ are the knowledge-base documents its description or output names by id (``[doc-i
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -233,13 +234,14 @@ async def run_crewai(ctx: RunContext) -> None:
     timeout = ctx.param("timeout_s", DEFAULT_TIMEOUT_S, (int, float))
 
     async def invoke(request: AdapterRequest, session: AdapterSession) -> tuple[str, list[Step]]:
-        async with pool.lease() as sidecar, httpx.AsyncClient(timeout=timeout) as client:
+        async with httpx.AsyncClient(timeout=timeout) as client:
             url = f"{sidecar.url}/run"
             try:
                 reply = await client.post(url, json=request.model_dump(mode="json"))
             except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
                 raise AdapterInfraError(f"CrewAI sidecar {url}: {type(exc).__name__}: {exc}") from exc
             except httpx.TimeoutException as exc:
+                await asyncio.to_thread(sidecar.stop)  # abandon the crew: the next lease starts a fresh sidecar
                 raise TimeoutError(f"the crew did not finish within {timeout:g}s (params.timeout_s)") from exc
         body = reply.json()
         if body.get("error"):
@@ -247,5 +249,6 @@ async def run_crewai(ctx: RunContext) -> None:
         steps = task_steps(body.get("tasks") or [], request, session, kinds, verdict_key)
         return pick_answer(steps, str(body.get("answer") or ""), answer_task), steps
 
-    await run_adapter(ctx, "crewai", invoke, gateway=True)
+    async with pool.lease() as sidecar:  # waiting for a free sidecar is not the run's latency
+        await run_adapter(ctx, "crewai", invoke, gateway=True)
 

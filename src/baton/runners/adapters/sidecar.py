@@ -18,6 +18,7 @@ import asyncio
 import atexit
 import os
 import queue
+import re
 import select
 import subprocess
 import tempfile
@@ -58,7 +59,8 @@ class Sidecar:
     def launch(self) -> int:
         """Start the process; returns the read end of its ready pipe (see :meth:`wait_ready`)."""
         read_fd, write_fd = os.pipe()
-        log = tempfile.NamedTemporaryFile(prefix=f"baton-{self.name}-", suffix=".log", delete=False)
+        prefix = "baton-" + re.sub(r"[^A-Za-z0-9_.]+", "-", self.name).strip("-") + "-"
+        log = tempfile.NamedTemporaryFile(prefix=prefix, suffix=".log", delete=False)
         self.log_path = Path(log.name)
         try:
             self.process = subprocess.Popen([*self.argv, "--ready-fd", str(write_fd)], stdin=subprocess.PIPE,
