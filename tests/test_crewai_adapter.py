@@ -61,6 +61,9 @@ FAKE_CREW = textwrap.dedent('''
         def kickoff(self, inputs):
             if "explode" in inputs["request"]:
                 raise RuntimeError("the crew exploded")
+            if "hang" in inputs["request"]:
+                import threading
+                threading.Event().wait()  # a crew stuck for good
             doc = (self.request["documents"] or [{"id": "none"}])[0]["id"]
             self._task("researcher", "researcher", lambda: (f"See [{doc}].", None))
             reply = self._task("writer", "writer", lambda: (chat([{"role": "user", "content": inputs["request"]}]), None))
@@ -109,6 +112,16 @@ async def test_a_crew_that_raises_fails_its_run_not_the_harness(crew_file):
         trace = await run_task(task, crew_system(f"{crew_file}:build"), "sim-frontier", clients=pool)
     assert trace.infra_error is None
     assert "the crew exploded" in (trace.hops[-1].error or "")
+
+
+async def test_a_crew_that_hangs_times_out_and_the_next_run_gets_a_fresh_sidecar(crew_file):
+    task = load_tasks(ROOT / "fixtures" / "billing")[0]
+    system = crew_system(f"{crew_file}:build", timeout_s=3)
+    async with ClientPool(builtin_profiles(), cache=None) as pool:
+        stuck = await run_task(task.model_copy(update={"request": "hang"}), system, "sim-frontier", clients=pool)
+        after = await run_task(task, system, "sim-frontier", clients=pool)
+    assert "did not finish within 3s" in (stuck.hops[-1].error or "") and stuck.infra_error is None
+    assert after.infra_error is None and after.answer and after.hops[-1].kind == "verify"
 
 
 def test_a_missing_environment_is_one_readable_preflight_problem(tmp_path):
