@@ -163,6 +163,45 @@ def test_a_pool_is_started_once_and_stopped_when_asked(tmp_path):
     assert not any(s.alive() for s in pool.sidecars)
 
 
+SERVE = textwrap.dedent('''
+    import os, socket, sys
+    fd = int(sys.argv[sys.argv.index("--ready-fd") + 1])
+    server = socket.socket(); server.bind(("127.0.0.1", 0)); server.listen()
+    os.write(fd, f"port {server.getsockname()[1]}\\n".encode()); os.close(fd)
+    sys.stdin.read()  # until Baton closes it
+''')
+
+
+async def test_runs_wait_their_turn_for_a_sidecar_and_a_cancelled_wait_loses_none(tmp_path):
+    import asyncio
+
+    script = tmp_path / "serve.py"
+    script.write_text(SERVE)
+    pool = SidecarPool.shared(("turns", str(script)), [Sidecar([sys.executable, str(script)], name="one")])
+    order: list[str] = []
+    holding, release = asyncio.Event(), asyncio.Event()
+
+    async def run(name: str, hold: bool = False) -> None:
+        async with pool.lease():
+            order.append(name)
+            if hold:
+                holding.set()
+                await release.wait()
+
+    first = asyncio.create_task(run("first", hold=True))
+    await holding.wait()
+    cancelled, second = asyncio.create_task(run("cancelled")), asyncio.create_task(run("second"))
+    while len(pool._waiters) < 2:  # both queued behind the first (scheduling turns, not a clock)
+        await asyncio.sleep(0)
+    cancelled.cancel()
+    release.set()
+    await asyncio.gather(first, second)
+    assert cancelled.cancelled() and order == ["first", "second"]
+    async with pool.lease() as sidecar:  # the sidecar came back to the pool
+        assert sidecar.alive()
+    SidecarPool.stop_all()
+
+
 def _request(**documents: str) -> AdapterRequest:
     return AdapterRequest(task_id="t", request="r", today="2026-01-01",
                           documents=[{"id": k, "title": k, "text": v} for k, v in documents.items()])

@@ -17,17 +17,18 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
-import queue
 import re
 import select
 import subprocess
 import tempfile
 import threading
+from collections import deque
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 from baton.errors import ConfigError
+from baton.redact import redact
 
 LOG_TAIL_CHARS = 2000
 
@@ -124,7 +125,7 @@ class Sidecar:
     def _log_tail(self) -> str:
         if self.log_path is None or not self.log_path.exists():
             return ""
-        text = self.log_path.read_text(errors="replace").strip()
+        text = redact(self.log_path.read_text(errors="replace").strip())
         if not text:
             return ""
         return f"\n    its output ({self.log_path}) ends with:\n    " + \
@@ -139,9 +140,10 @@ class SidecarPool:
 
     def __init__(self, sidecars: list[Sidecar]) -> None:
         self.sidecars = sidecars
-        self._free: queue.Queue[Sidecar] = queue.Queue()
-        for sidecar in sidecars:
-            self._free.put(sidecar)
+        self._mutex = threading.Lock()
+        self._free: deque[Sidecar] = deque(sidecars)
+        # runs waiting for a sidecar: futures of their own event loops (no thread held while waiting)
+        self._waiters: deque[tuple[asyncio.AbstractEventLoop, asyncio.Future[Sidecar]]] = deque()
 
     @classmethod
     def shared(cls, key: tuple[object, ...], make: list[Sidecar]) -> SidecarPool:
@@ -173,18 +175,44 @@ class SidecarPool:
 
     @asynccontextmanager
     async def lease(self) -> AsyncIterator[Sidecar]:
-        """A free sidecar for the block (waits for one when all are busy)."""
+        """A free sidecar for the block (waits, first come first served, when all are busy)."""
+        sidecar = await self._acquire()
         try:
-            sidecar = self._free.get_nowait()
-        except queue.Empty:
-            sidecar = await asyncio.to_thread(self._free.get)
-        try:
-            if not sidecar.alive():  # it died (a crash in the framework): a fresh one
+            if not sidecar.alive():  # it died (a crash in the framework, a timed-out run): a fresh one
                 sidecar.stop()
                 await asyncio.to_thread(sidecar.start)
             yield sidecar
         finally:
-            self._free.put(sidecar)
+            self._release(sidecar)
+
+    async def _acquire(self) -> Sidecar:
+        loop = asyncio.get_running_loop()
+        with self._mutex:
+            if self._free:
+                return self._free.popleft()
+            waiter: asyncio.Future[Sidecar] = loop.create_future()
+            self._waiters.append((loop, waiter))
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():  # handed over just as the run was cancelled
+                self._release(waiter.result())
+            raise
+
+    def _release(self, sidecar: Sidecar) -> None:
+        with self._mutex:
+            while self._waiters:
+                loop, waiter = self._waiters.popleft()
+                if not waiter.done() and not loop.is_closed():
+                    loop.call_soon_threadsafe(self._hand_over, waiter, sidecar)
+                    return
+            self._free.append(sidecar)
+
+    def _hand_over(self, waiter: asyncio.Future[Sidecar], sidecar: Sidecar) -> None:
+        if waiter.done():  # cancelled meanwhile: the next in line gets it
+            self._release(sidecar)
+        else:
+            waiter.set_result(sidecar)
 
 
 atexit.register(SidecarPool.stop_all)
