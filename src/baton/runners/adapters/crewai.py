@@ -241,7 +241,7 @@ async def run_crewai(ctx: RunContext) -> None:
             except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
                 raise AdapterInfraError(f"CrewAI sidecar {url}: {type(exc).__name__}: {exc}") from exc
             except httpx.TimeoutException as exc:
-                await asyncio.to_thread(sidecar.stop)  # abandon the crew: the next lease starts a fresh sidecar
+                await asyncio.to_thread(sidecar.stop, keep_log=True)  # abandon the crew: the next lease starts a fresh sidecar
                 raise TimeoutError(f"the crew did not finish within {timeout:g}s (params.timeout_s)") from exc
         body = reply.json()
         if body.get("error"):

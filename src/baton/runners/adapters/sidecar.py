@@ -82,9 +82,9 @@ class Sidecar:
             while b"\n" not in data:
                 readable, _, _ = select.select([read_fd], [], [], self.ready_timeout_s)
                 if not readable:
-                    self.stop()
-                    raise SidecarError(f"{self.name}: not ready within {self.ready_timeout_s:g} s"
-                                       f"{self._log_tail()}")
+                    tail = self._log_tail()
+                    self.stop(keep_log=True)
+                    raise SidecarError(f"{self.name}: not ready within {self.ready_timeout_s:g} s{tail}")
                 chunk = os.read(read_fd, 4096)
                 if not chunk:  # the child exited without a word
                     break
@@ -95,15 +95,17 @@ class Sidecar:
         if line.startswith("port "):
             self.port = int(line.split()[1])
             return
-        self.stop()
         reason = line[len("error "):] if line.startswith("error ") else "it exited before it was ready"
-        raise SidecarError(f"{self.name}: {reason}{self._log_tail()}")
+        tail = self._log_tail()
+        self.stop(keep_log=True)
+        raise SidecarError(f"{self.name}: {reason}{tail}")
 
     def start(self) -> None:
         self.wait_ready(self.launch())
 
-    def stop(self) -> None:
-        """Close its standard input (it exits on that), then wait; killed if it does not go."""
+    def stop(self, *, keep_log: bool = False) -> None:
+        """Close its standard input (it exits on that), then wait; killed if it does not go.
+        Its log is removed unless ``keep_log`` (a failure's, which the error names)."""
         process = self.process
         if process is None:
             return
@@ -118,6 +120,8 @@ class Sidecar:
             process.kill()
             process.wait()
         self.port = None
+        if not keep_log and self.log_path is not None:
+            self.log_path.unlink(missing_ok=True)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -179,7 +183,7 @@ class SidecarPool:
         sidecar = await self._acquire()
         try:
             if not sidecar.alive():  # it died (a crash in the framework, a timed-out run): a fresh one
-                sidecar.stop()
+                sidecar.stop(keep_log=True)
                 await asyncio.to_thread(sidecar.start)
             yield sidecar
         finally:
