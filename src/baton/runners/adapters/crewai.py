@@ -227,7 +227,7 @@ def pick_answer(steps: list[Step], final: str, answer_task: str | None) -> str:
 @register_architecture("crewai")
 async def run_crewai(ctx: RunContext) -> None:
     """A CrewAI crew in its own environment; each task becomes a hop, tool calls reach the world over MCP."""
-    pool = sidecar_pool(ctx.system)
+    pool = await asyncio.to_thread(sidecar_pool, ctx.system)  # started here unless preflight did it
     kinds = ctx.param("hop_kinds", {}, dict)
     verdict_key = ctx.param("verdict_key", "verdict", str)
     answer_task = ctx.param("answer_task", None, str)

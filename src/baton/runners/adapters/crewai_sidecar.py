@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         install_gateway_rewrite(args.gateway)
         os.environ["OPENAI_BASE_URL"] = args.gateway
-        os.environ.setdefault("OPENAI_API_KEY", "baton-gateway")
+        os.environ["OPENAI_API_KEY"] = "baton-gateway"  # the gateway needs none: a real key goes nowhere
         target = load_target(args.target)
         server = HTTPServer(("127.0.0.1", 0), make_handler(target))
     except BaseException as exc:  # the target does not load: say why, on the ready channel
