@@ -113,6 +113,7 @@ def world_tools(agent: Agent, url: str) -> list[BaseTool]:
 
 
 def build_crew(request: dict[str, Any]) -> Crew:
+    """The crew for one customer request (the task's routes, documents and MCP world)."""
     llm = LLM(model=MODEL, temperature=0)
     labels = [r["label"] for r in request.get("routes") or []]
     found = search(request.get("documents") or [], request["request"])
