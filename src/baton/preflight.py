@@ -11,7 +11,8 @@ profile (or system), the variable or URL, and what to do — so nothing starts:
   a refused connection, a timeout or a 5xx is "unreachable", a 401/403 is "key rejected"; any
   other answer (a 404 from a server without that route included) shows the endpoint is up;
 * every adapter target (``params.target`` of callable and langgraph systems) and every
-  ``module:attr`` architecture imports (:func:`baton.runners.adapters.callable.load_system_target`).
+  ``module:attr`` architecture imports (:func:`baton.runners.adapters.callable.load_system_target`);
+  a crewai system's environment exists and its crew imports there (its sidecars start).
 
 The embedded vendors (the simulated vendor and the local model, without a ``base_url``) are
 checked the way they always were: by starting them, on the first call that needs them.
@@ -114,6 +115,10 @@ def check_systems(systems: Iterable[SystemConfig]) -> list[str]:
                 from baton.runners.adapters.autogen import check_system as check_team
 
                 check_team(system)
+            elif system.architecture == "crewai":  # its environment exists and the crew imports there
+                from baton.runners.adapters.crewai import check_system as check_crew
+
+                check_crew(system)
             elif system.architecture in _TARGET_ARCHITECTURES:
                 load_system_target(system)
         except ConfigError as exc:
