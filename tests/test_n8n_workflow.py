@@ -160,7 +160,8 @@ def test_the_golden_set_on_n8n_next_to_multi_agent_in_one_report(webhook_url: st
     out = tmp_path / "run"
     done = subprocess.run([sys.executable, "-m", "baton.cli", "compare", "--project", str(tmp_path),
                            "--tasks", str(ROOT / "fixtures"), "--systems", "n8n_support,multi_agent",
-                           "--vendors", "sim-frontier", "--no-local", "--no-cache", "--concurrency", "8",
+                           "--vendors", "sim-frontier", "--trials", "1", "--no-local", "--no-cache",
+                           "--concurrency", "8",
                            "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines() if line.strip()]
@@ -169,7 +170,14 @@ def test_the_golden_set_on_n8n_next_to_multi_agent_in_one_report(webhook_url: st
     for record in records:
         by_system.setdefault(record["key"]["system"], []).append(record)
     assert set(by_system) == {"n8n_support", "multi_agent"}
-    assert len(by_system["n8n_support"]) == len(tasks)
+    assert len(by_system["n8n_support"]) == len(tasks)  # adapters have no isolated modes: one run per task
     assert not [r for r in by_system["n8n_support"] if r["trace"].get("infra_error")]
+    passed = {system: sum(r["status"] == "passed" and r["key"]["mode"] == "system" for r in runs)
+              for system, runs in by_system.items()}
+    print(f"passed on sim-frontier (system mode): {passed} of {len(tasks)} tasks each")
+    acted = [r for r in by_system["n8n_support"] if any(h["kind"] == "tool" for h in r["trace"]["hops"])]
+    assert passed["n8n_support"] > 0 and acted  # the workflow succeeds on some tasks and acts on the world
     report = (out / "report.md").read_text()
-    assert "n8n_support" in report and "multi_agent" in report
+    rows = [line for line in report.splitlines() if line.startswith("| ") and "@ sim-frontier (simulated)" in line]
+    assert any(row.startswith(r"| n8n\_support @") for row in rows), report[:2000]  # one table, both systems
+    assert any(row.startswith(r"| multi\_agent @") for row in rows), report[:2000]
