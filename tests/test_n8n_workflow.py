@@ -150,6 +150,24 @@ async def test_a_task_through_the_n8n_webhook_reaches_the_world(webhook_url: str
 
 @pytest.mark.slow
 @pytest.mark.e2e
+async def test_a_workflow_that_fails_is_the_systems_failure_not_infrastructure(webhook_url: str) -> None:
+    """Without ``gateway = true`` the request has no model URL: the workflow's Code node throws,
+    n8n answers HTTP 200 with an empty body, and the run is a failed task (counted), said plainly,
+    not an infra error."""
+    from baton.client import ClientPool
+    from baton.vendor_config import builtin_profiles
+
+    task = load_tasks(ROOT / "fixtures/billing/tasks/refund-unauthorized-4471.yaml")[0]
+    system = SystemConfig(name="n8n_support", architecture="http", params={"url": webhook_url, "timeout_s": 60})
+    async with ClientPool(builtin_profiles(), cache=None, tasks=[task]) as pool:
+        trace = await run_task(task, system, "sim-frontier", clients=pool)
+    assert trace.infra_error is None and trace.answer == ""
+    assert "HTTP 200 with an empty body" in (trace.hops[-1].error or ""), trace.hops[-1].error
+    assert trace.final_state["invoices"]["4471"]["status"] != "refunded"
+
+
+@pytest.mark.slow
+@pytest.mark.e2e
 def test_the_golden_set_on_n8n_next_to_multi_agent_in_one_report(webhook_url: str, tmp_path: Path) -> None:
     """``baton compare`` as a user runs it: the workflow is a system of the project's configuration."""
     (tmp_path / "pyproject.toml").write_text(
