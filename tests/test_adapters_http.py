@@ -155,3 +155,22 @@ async def test_the_http_example_against_the_sim_vendor(task: GoldenTask, monkeyp
     assert trace.hops[1].output["name"] == "get_invoice" and trace.hops[1].error is None
     assert "$49" in trace.answer and trace.hops[-1].output["text"] == trace.answer  # a fact of the record it read
     assert trace.usage.calls == 1 and trace.usage.input_tokens > 0
+
+
+async def _empty_json(request: Request) -> Response:
+    return Response(b"", media_type="application/json")
+
+
+async def _broken_json(request: Request) -> Response:
+    return Response(b'{"answer": ', media_type="application/json")
+
+
+async def test_empty_or_broken_json_bodies_are_named_plainly(task: GoldenTask) -> None:
+    app = Starlette(routes=[Route("/empty", _empty_json, methods=["POST"]),
+                            Route("/broken-json", _broken_json, methods=["POST"])])
+    async with serving(app) as base:
+        empty = await run_task(task, http_system(f"{base}/empty"), "v", clients=NoModels())
+        broken = await run_task(task, http_system(f"{base}/broken-json"), "v", clients=NoModels())
+    assert "HTTP 200 with an empty body" in (empty.hops[-1].error or "") and empty.infra_error is None
+    assert "not valid JSON" in (broken.hops[-1].error or "") and "{\"answer\": " in (broken.hops[-1].error or "")
+    assert broken.infra_error is None and broken.answer == ""

@@ -75,7 +75,7 @@ async def run_http(ctx: RunContext) -> None:
         if reply.status_code >= 400:
             raise RuntimeError(f"{url}: HTTP {reply.status_code}: {reply.text[:300]}")
         if reply.headers.get("content-type", "").startswith("application/json"):
-            body: object = reply.json()
+            body: object = _json_body(reply, url)
         else:
             body = reply.text
         parsed = parse_response(body, source=url)
@@ -84,6 +84,19 @@ async def run_http(ctx: RunContext) -> None:
         return parsed.answer, [session.event_hop(e) for e in parsed.hops]
 
     await run_adapter(ctx, "http", invoke)
+
+
+def _json_body(reply: httpx.Response, url: str) -> object:
+    """A JSON reply's body; an empty or malformed one is the system's failure, said plainly
+    (n8n answers HTTP 200 with an empty JSON body when its workflow fails before responding)."""
+    if not reply.content.strip():
+        raise ValueError(f"{url}: HTTP {reply.status_code} with an empty body; expected "
+                         '{"answer": str, "hops": [...]} (did the service fail before it responded?)')
+    try:
+        return reply.json()
+    except ValueError as exc:
+        raise ValueError(f"{url}: HTTP {reply.status_code}: the body is not valid JSON ({exc}): "
+                         f"{reply.text[:200]!r}") from None
 
 
 def _otel_options(ctx: RunContext) -> tuple[int, float, object] | None:
