@@ -22,14 +22,16 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterable, Mapping, Sequence
-
-import httpx
+from typing import TYPE_CHECKING
 
 from baton.errors import BatonError, ConfigError
 from baton.matrix import Matrix, vendors_used
 from baton.redact import redact
 from baton.systems import SystemConfig
 from baton.vendors import VendorProfile
+
+if TYPE_CHECKING:
+    import httpx  # imported where a remote vendor is checked
 
 __all__ = ["PreflightError", "check_matrix", "check_systems", "check_vendor", "check_vendors"]
 
@@ -52,6 +54,8 @@ def _embedded(profile: VendorProfile) -> bool:
 
 async def check_vendor(profile: VendorProfile, client: httpx.AsyncClient) -> str | None:
     """What is wrong with one vendor profile, or None when it is ready."""
+    import httpx
+
     where = f"vendor profile '{profile.name}'"
     if _embedded(profile):
         return None
@@ -92,6 +96,8 @@ async def check_vendors(profiles: Iterable[VendorProfile]) -> list[str]:
     remote = list({p.name: p for p in profiles}.values())
     if not any(not _embedded(p) for p in remote):
         return []
+    import httpx
+
     async with httpx.AsyncClient(follow_redirects=True) as client:
         found = await asyncio.gather(*(check_vendor(p, client) for p in remote))
     return [problem for problem in found if problem]
