@@ -135,7 +135,7 @@ def _convert(option: Option, value: Any, where: str, base: Path) -> Any:
                 raise BatonError(f"expected a number strictly between 0 and 1, got {alpha}")
             return alpha
         if option.kind == "names":
-            from baton.matrix import parse_names
+            from baton.run_settings import parse_names
 
             items = value if isinstance(value, list) else [value]
             return parse_names(",".join(items), where)

@@ -49,7 +49,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from baton.errors import ConfigError
-from baton.matrix import read_toml
+from baton.project import read_toml
 from baton.redact import looks_like_key, register_key_variables
 from baton.sim.knobs import SimKnobs
 from baton.vendors import VendorProfile

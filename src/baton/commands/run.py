@@ -212,7 +212,9 @@ def run(args: argparse.Namespace) -> int:
     from baton.commands.otel import export_after_run, otel_settings
     from baton.engine import prepare_manifest, run_matrix_sync
     from baton.manifest import read_manifest
-    from baton.matrix import find_project_dir, load_settings, plan_run
+    from baton.plan import plan_run
+    from baton.project import find_project_dir
+    from baton.run_settings import load_settings
     from baton.progress import default_progress
     from baton.store import check_same_config
 
@@ -243,9 +245,8 @@ def run(args: argparse.Namespace) -> int:
                              f"or choose another directory")
     else:
         run_dir = timestamped_run_dir(project_dir / settings.out)
-    concurrency = args.concurrency or settings.concurrency
-    use_cache = settings.cache and not args.no_cache
-    cache_dir = args.cache_dir if args.cache_dir is not None else project_dir / settings.cache_dir
+    execution = settings.execution(concurrency=args.concurrency, no_cache=args.no_cache, cache_dir=args.cache_dir)
+    concurrency, use_cache, cache_dir = execution.concurrency, execution.use_cache, execution.cache_dir
 
     matrix = plan.matrix
     shard_note = ""
