@@ -12,6 +12,7 @@ routes and tools; the loaders of task files (:mod:`baton.fixtures`) and of expor
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from pydantic import ValidationError
 from baton.errors import BatonError
 from baton.task import GoldenTask
 
-__all__ = ["FixtureError", "Problem", "display_path", "pydantic_problems", "reference_problems"]
+__all__ = ["FieldError", "FixtureError", "Problem", "describe_validation", "display_path", "field_errors",
+           "pydantic_problems", "reference_problems"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,21 +60,53 @@ def _short(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def pydantic_problems(file: str, exc: ValidationError, prefix: str = "") -> list[Problem]:
-    """Turn a pydantic ValidationError into problems with dotted field paths."""
-    problems = []
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One error of a pydantic ``ValidationError``: the dotted field path, pydantic's message
+    (without its ``Value error,`` prefix), the error type and the value found."""
+
+    path: str
+    message: str
+    kind: str
+    value: Any
+
+
+def field_errors(exc: ValidationError, prefix: str = "") -> list[FieldError]:
+    """Every error of ``exc`` with a dotted path (``prefix`` + the location; list items by index)."""
+    out = []
     for err in exc.errors(include_url=False):
-        loc = prefix + ".".join(str(part) for part in err["loc"])
-        kind, msg = err["type"], err["msg"]
-        if kind == "missing":
+        path = (prefix + ".".join(str(part) for part in err["loc"])).rstrip(".")
+        out.append(FieldError(path, err["msg"].removeprefix("Value error, "), err["type"], err.get("input")))
+    return out
+
+
+def describe_validation(exc: ValidationError, *, prefix: str = "", hidden: AbstractSet[str] = frozenset(),
+                        what: str = "") -> str:
+    """A configuration's validation errors on one line: ``path: message (got value); ...``.
+
+    The value found is shown unless the field is missing, the value is a table, or the path
+    names a field in ``hidden`` (fields that may hold a secret: their values are never echoed)."""
+    parts = []
+    for error in field_errors(exc, prefix):
+        secret = error.kind == "extra_forbidden" or bool(hidden & set(error.path.split(".")))
+        shown = "" if error.kind == "missing" or isinstance(error.value, dict) or secret else f" (got {error.value!r})"
+        parts.append(f"{error.path or what}: {error.message}{shown}" if error.path or what else error.message + shown)
+    return "; ".join(parts)
+
+
+def pydantic_problems(file: str, exc: ValidationError, prefix: str = "") -> list[Problem]:
+    """Turn a pydantic ValidationError into problems of a golden-set file, with dotted field paths."""
+    problems = []
+    for error in field_errors(exc, prefix):
+        if error.kind == "missing":
             message = "required field is missing"
-        elif kind == "extra_forbidden":
+        elif error.kind == "extra_forbidden":
             message = "unknown field (not part of the format; check the spelling)"
-        elif msg.startswith("Value error, "):
-            message = msg[len("Value error, "):]
+        elif error.kind == "value_error":
+            message = error.message
         else:
-            message = f"{msg[0].lower()}{msg[1:]}, got {_short(err.get('input'))}"
-        problems.append(Problem(file, loc.rstrip("."), message))
+            message = f"{error.message[0].lower()}{error.message[1:]}, got {_short(error.value)}"
+        problems.append(Problem(file, error.path, message))
     return problems
 
 

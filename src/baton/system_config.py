@@ -19,12 +19,14 @@ from typing import Any
 from pydantic import ValidationError
 
 from baton.errors import ConfigError
+from baton.problems import describe_validation
 from baton.project import read_toml, tool_baton_table
 from baton.systems import BUILTIN_SYSTEMS, SystemConfig
 
 __all__ = ["SYSTEMS_FILE", "load_systems", "resolve_systems"]
 
 SYSTEMS_FILE = "runners/systems.toml"
+_MAY_HOLD_SECRETS = frozenset({"params", "headers", "env"})  # their values are never echoed in errors
 
 
 def _parse_system(name: str, table: Any, source: str, base_dir: Path | None = None) -> SystemConfig:
@@ -38,11 +40,8 @@ def _parse_system(name: str, table: Any, source: str, base_dir: Path | None = No
         system = SystemConfig.model_validate(data)
         return system.with_origin(source, base_dir) if base_dir is not None else system
     except ValidationError as exc:
-        parts = []
-        for err in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in err["loc"]) or "system"
-            parts.append(f"{loc}: {err['msg']}")
-        raise ConfigError(f"{source}: system '{name}': {'; '.join(parts)}") from None
+        raise ConfigError(f"{source}: system '{name}': "
+                          f"{describe_validation(exc, hidden=_MAY_HOLD_SECRETS, what='system')}") from None
 
 
 def load_systems(project_dir: Path | None = None) -> dict[str, SystemConfig]:
