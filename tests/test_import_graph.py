@@ -131,3 +131,54 @@ def test_the_walker_sees_cycles_and_ignores_late_imports(tmp_path: Path) -> None
                      "try:\n    import w\nexcept ImportError:\n    pass\n")
     names = [alias.name for node in _top_level_imports(tree) for alias in node.names]
     assert names == ["x", "w"]
+
+
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("data types and configuration",
+     ("baton", "baton.task", "baton.trace", "baton.result", "baton.model", "baton.vendors", "baton.systems",
+      "baton.errors", "baton.problems", "baton.call_context", "baton.redact", "baton.stats", "baton.project",
+      "baton.run_settings", "baton.run_options", "baton.system_config", "baton.vendor_config", "baton.sim",
+      "baton.sim.knobs")),
+    ("world and graders",
+     ("baton.world", "baton.expr", "baton.tools", "baton.tool_module", "baton.replay", "baton.fixtures",
+      "baton.dataset", "baton.validate", "baton.graders", "baton.sim.behaviour", "baton.sim.oracle",
+      "baton.sim.seen", "baton.sim.compose", "baton.sim.tasks", "baton.sim.server")),
+    ("runners", ("baton.runners", "baton.client", "baton.cache", "baton.local_model", "baton.sim.inprocess")),
+    ("engine and store",
+     ("baton.matrix", "baton.plan", "baton.preflight", "baton.units", "baton.engine", "baton.store",
+      "baton.manifest", "baton.merge", "baton.backends", "baton.run_health", "baton.otel", "baton.progress",
+      "baton.load", "baton.importers", "baton.sim.whatif", "baton.sim.whatif_chart")),
+    ("reports", ("baton.reports", "baton.gates")),
+    ("commands", ("baton.cli", "baton.commands", "baton.pytest_plugin", "baton.plugin_options")),
+)
+"""The layers of ARCHITECTURE.md, top to bottom; a module belongs to its longest listed prefix
+(``baton`` stands for the package's ``__init__`` only).
+A module no entry covers (a new one) is not checked until it is listed."""
+
+
+def _layer(module: str) -> int | None:
+    best: tuple[int, int] | None = None
+    for index, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            covers = module == prefix or (prefix != "baton" and module.startswith(prefix + "."))
+            if covers and (best is None or len(prefix) > best[1]):
+                best = (index, len(prefix))
+    return None if best is None else best[0]
+
+
+def test_each_layer_imports_only_from_the_layers_above_it() -> None:
+    graph = import_graph()
+    wrong = []
+    for module, edges in sorted(graph.items()):
+        own = _layer(module)
+        for target in sorted(edges):
+            layer = _layer(target)
+            if own is not None and layer is not None and target != "baton" and layer > own:
+                wrong.append(f"{module} ({LAYERS[own][0]}) imports {target} ({LAYERS[layer][0]})")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_a_module_belongs_to_its_longest_listed_prefix() -> None:
+    assert _layer("baton.sim.knobs") == 0 and _layer("baton.sim.oracle") == 1 and _layer("baton.sim.whatif") == 3
+    assert _layer("baton.graders.state") == 1 and _layer("baton.commands.run") == 5
+    assert _layer("baton.something_new") is None
