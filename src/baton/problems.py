@@ -84,12 +84,14 @@ def describe_validation(exc: ValidationError, *, prefix: str = "", hidden: Abstr
                         what: str = "") -> str:
     """A configuration's validation errors on one line: ``path: message (got value); ...``.
 
-    The value found is shown unless the field is missing, the value is a table, or the path
+    The value found is shown unless the field is missing, the value is a table, the message is
+    Baton's own (a validator's ``ValueError``, which says what it got), or the path
     names a field in ``hidden`` (fields that may hold a secret: their values are never echoed)."""
     parts = []
     for error in field_errors(exc, prefix):
         secret = error.kind == "extra_forbidden" or bool(hidden & set(error.path.split(".")))
-        shown = "" if error.kind == "missing" or isinstance(error.value, dict) or secret else f" (got {error.value!r})"
+        plain = error.kind in ("missing", "value_error") or isinstance(error.value, dict)  # a value error says it
+        shown = "" if plain or secret else f" (got {error.value!r})"
         parts.append(f"{error.path or what}: {error.message}{shown}" if error.path or what else error.message + shown)
     return "; ".join(parts)
 

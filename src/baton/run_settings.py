@@ -30,7 +30,7 @@ from typing import Any
 from baton.errors import ConfigError
 from baton.project import tool_baton_table
 
-__all__ = ["COMPARE_KEYS", "DEFAULT_SYSTEMS", "DEFAULT_VENDORS", "ISOLATED_HOPS", "Execution", "RunSettings",
+__all__ = ["int_at_least", "modes_of", "names_of", "COMPARE_KEYS", "DEFAULT_SYSTEMS", "DEFAULT_VENDORS", "ISOLATED_HOPS", "Execution", "RunSettings",
            "check_int", "load_compare_table", "load_settings", "parse_modes", "parse_names"]
 
 ISOLATED_HOPS = ("route", "retrieve", "draft", "act", "verify")
@@ -75,85 +75,77 @@ class Execution:
     cache_dir: Path
 
 
-_SETTING_KEYS = frozenset({"tasks", "task_filter", "systems", "vendors", "trials", "seed", "modes",
-                           "concurrency", "out", "cache", "cache_dir"})
-
-
-def parse_names(value: Any, where: str) -> tuple[str, ...]:
-    """A list of names from a list of strings or one comma-separated string; duplicates dropped."""
+def names_of(value: Any) -> tuple[str, ...]:
+    """A list of names from a list of strings or one comma-separated string; duplicates dropped.
+    A ``ValueError`` says what was expected."""
     if isinstance(value, str):
         items = [part.strip() for part in value.split(",")]
     elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
         items = [v.strip() for v in value]
     else:
-        raise ConfigError(f"{where}: expected a list of names or a comma-separated string, got {value!r}")
+        raise ValueError(f"expected a list of names or a comma-separated string, got {value!r}")
     names = tuple(dict.fromkeys(i for i in items if i))
     if not names:
-        raise ConfigError(f"{where}: expected at least one name")
+        raise ValueError("expected at least one name")
     return names
 
 
-def parse_modes(value: Any, where: str = "modes") -> tuple[str, ...]:
-    """Validate modes: 'system' or 'isolated:<hop>' with hop in route|retrieve|draft|act|verify."""
-    modes = parse_names(value, where)
+def modes_of(value: Any) -> tuple[str, ...]:
+    """Modes: 'system' or 'isolated:<hop>' with hop in route|retrieve|draft|act|verify."""
+    modes = names_of(value)
     for mode in modes:
         if mode == "system":
             continue
         kind, _, hop = mode.partition(":")
         if kind != "isolated" or hop not in ISOLATED_HOPS:
-            raise ConfigError(f"{where}: unknown mode '{mode}'; expected 'system' or 'isolated:<hop>' "
-                              f"with hop one of {', '.join(ISOLATED_HOPS)}")
+            raise ValueError(f"unknown mode '{mode}'; expected 'system' or 'isolated:<hop>' "
+                             f"with hop one of {', '.join(ISOLATED_HOPS)}")
     return modes
 
 
-def check_int(value: Any, where: str, minimum: int) -> int:
+def int_at_least(value: Any, minimum: int) -> int:
+    """``value`` when it is an integer (not a boolean) >= ``minimum``; else a ``ValueError``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{where}: expected an integer >= {minimum}, got {value!r}")
+        raise ValueError(f"expected an integer >= {minimum}, got {value!r}")
     return value
 
 
+def parse_names(value: Any, where: str) -> tuple[str, ...]:
+    """:func:`names_of`, its error a :class:`ConfigError` naming ``where``."""
+    try:
+        return names_of(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def parse_modes(value: Any, where: str = "modes") -> tuple[str, ...]:
+    """:func:`modes_of`, its error a :class:`ConfigError` naming ``where``."""
+    try:
+        return modes_of(value)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def check_int(value: Any, where: str, minimum: int) -> int:
+    """:func:`int_at_least`, its error a :class:`ConfigError` naming ``where``."""
+    try:
+        return int_at_least(value, minimum)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
 def load_settings(project_dir: Path) -> RunSettings:
-    """Read ``[tool.baton.run]`` from ``project_dir/pyproject.toml``; unknown keys are an error."""
+    """Read ``[tool.baton.run]`` from ``project_dir/pyproject.toml`` (the whole ``[tool.baton]``
+    table is checked by :func:`baton.config_model.load_config`); unknown keys are an error."""
+    from baton.config_model import load_config
+
     project_dir = Path(project_dir)
-    raw, source = tool_baton_table(project_dir, "run")
-    if unknown := sorted(set(raw) - _SETTING_KEYS):
-        raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}; expected some of "
-                          f"{', '.join(sorted(_SETTING_KEYS))}")
-
-    def where(key: str) -> str:
-        return f"{source}: {key}"
-
-    def path(key: str, default: str) -> Path:
-        value = raw.get(key, default)
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where(key)}: expected a path string, got {value!r}")
-        return Path(value)
-
-    task_filter = raw.get("task_filter")
-    if task_filter is not None and not isinstance(task_filter, str):
-        raise ConfigError(f"{where('task_filter')}: expected a glob string, got {task_filter!r}")
-    cache = raw.get("cache", True)
-    if not isinstance(cache, bool):
-        raise ConfigError(f"{where('cache')}: expected true or false, got {cache!r}")
-    seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"{where('seed')}: expected an integer, got {seed!r}")
-    return RunSettings(
-        project_dir=project_dir,
-        tasks=path("tasks", "fixtures"),
-        task_filter=task_filter,
-        systems=parse_names(raw.get("systems", list(DEFAULT_SYSTEMS)), where("systems")),
-        vendors=parse_names(raw.get("vendors", list(DEFAULT_VENDORS)), where("vendors")),
-        trials=check_int(raw.get("trials", 1), where("trials"), 1),
-        seed=seed,
-        modes=parse_modes(raw.get("modes", ["system"]), where("modes")),
-        concurrency=check_int(raw.get("concurrency", 32), where("concurrency"), 1),
-        out=path("out", "reports"),
-        cache=cache,
-        cache_dir=path("cache_dir", ".baton-cache"),
-        source=source,
-        raw=raw,
-    )
+    config = load_config(project_dir)
+    table = config.model.run
+    return RunSettings(project_dir=project_dir, tasks=table.tasks, task_filter=table.task_filter,
+                       systems=table.systems, vendors=table.vendors, trials=table.trials, seed=table.seed,
+                       modes=table.modes, concurrency=table.concurrency, out=table.out, cache=table.cache,
+                       cache_dir=table.cache_dir, source=config.source("run"), raw=config.raw.get("run", {}))
 
 
 COMPARE_KEYS = frozenset({"vendors", "systems", "trials", "modes", "task_filter", "local_tasks", "local_trials",
@@ -164,8 +156,7 @@ COMPARE_KEYS = frozenset({"vendors", "systems", "trials", "modes", "task_filter"
 def load_compare_table(project_dir: Path) -> tuple[Mapping[str, Any], str]:
     """``[tool.baton.compare]`` and its label; unknown keys are an error. Values are checked where
     ``baton compare`` combines them with its flags."""
-    raw, source = tool_baton_table(project_dir, "compare")
-    if unknown := sorted(set(raw) - COMPARE_KEYS):
-        raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}; expected some of "
-                          f"{', '.join(sorted(COMPARE_KEYS))}")
-    return raw, source
+    from baton.config_model import load_config
+
+    config = load_config(Path(project_dir))  # checks the table: unknown keys, kinds of values
+    return config.raw.get("compare", {}), config.source("compare")
