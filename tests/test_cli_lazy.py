@@ -46,3 +46,29 @@ def test_help_imports_no_command_module_and_run_help_only_its_own() -> None:
     assert {m for m in run if m.startswith("baton.commands.")} <= {"baton.commands.run", "baton.commands.otel"}
     heavy = {"pydantic", "mcp", "uvicorn", "starlette", "openai", "pandas", "jinja2", "scipy"}
     assert not heavy & {m.split(".")[0] for m in run}
+
+
+def test_a_run_of_a_built_in_system_without_tools_loads_no_heavy_library(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A one-task ``naive`` run against a loopback endpoint, as a fresh process: the MCP SDK, the
+    simulated vendor's HTTP server, httpx (and with it rich and click), Hugging Face datasets,
+    pandas, scipy and jinja2 stay unimported (start-up: bench/startup.py)."""
+    from pathlib import Path
+
+    from baton.fixtures import load_tasks
+    from baton.sim import SimKnobs, SimServer
+
+    task_file = Path(__file__).resolve().parent.parent / "fixtures" / "billing" / "tasks" / "refund-unauthorized-4471.yaml"
+    with SimServer({"loop-model": SimKnobs()}, tasks=load_tasks(task_file)) as server:
+        (tmp_path / "pyproject.toml").write_text(
+            f'[tool.baton.vendors.loop]\nbase_url = "{server.base_url}"\nmodel = "loop-model"\nretries = 0\n',
+            encoding="utf-8")
+        code = ("import sys\nfrom baton.cli import main\n"
+                f"code = main(['run', '--tasks', {str(task_file)!r}, '--systems', 'naive', '--vendors', 'loop', "
+                f"'--no-cache', '--out', {str(tmp_path / 'run')!r}])\n"
+                "print('exit', code)\nprint('\\n'.join(sorted(sys.modules)))")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert "exit 0" in done.stdout, done.stderr
+    loaded = {m.split(".")[0] for m in done.stdout.split()}
+    heavy = {"mcp", "mcp_types", "uvicorn", "starlette", "httpx", "rich", "click", "datasets", "pandas", "scipy",
+             "jinja2"}
+    assert not heavy & loaded, sorted(heavy & loaded)
