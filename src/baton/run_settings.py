@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 from baton.errors import ConfigError
-from baton.project import tool_baton_table
 
 __all__ = ["int_at_least", "modes_of", "names_of", "COMPARE_KEYS", "DEFAULT_SYSTEMS", "DEFAULT_VENDORS", "ISOLATED_HOPS", "Execution", "RunSettings",
            "check_int", "load_compare_table", "load_settings", "parse_modes", "parse_names"]
