@@ -75,11 +75,11 @@ def test_the_compare_table_is_checked_with_the_rest(tmp_path: Path) -> None:
 def test_a_pyproject_is_parsed_once_however_many_readers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     project = _project(tmp_path, '[tool.baton.run]\ntrials = 2\n')
     parses = []
-    real = baton.project.tomllib.load
-    monkeypatch.setattr(baton.project.tomllib, "load", lambda fh: parses.append(1) or real(fh))
+    real = baton.project.tomllib.loads
+    monkeypatch.setattr(baton.project.tomllib, "loads", lambda text: parses.append(1) or real(text))
     for _ in range(3):
         load_settings(project)
         load_compare_table(project)
     assert len(parses) == 1
-    (project / "pyproject.toml").write_text('[tool.baton.run]\ntrials = 3\n\n', encoding="utf-8")
-    assert load_settings(project).trials == 3  # a changed file is read again
+    (project / "pyproject.toml").write_text('[tool.baton.run]\ntrials = 3\n', encoding="utf-8")
+    assert load_settings(project).trials == 3  # a changed file is read again, even within a timestamp tick

@@ -1,13 +1,14 @@
 """The project's ``pyproject.toml``: where the project is, and its ``[tool.baton...]`` tables.
 
 Every reader of Baton's configuration (run settings, compare settings, gates, vendor profiles,
-systems, OpenTelemetry) gets its table here. A file is parsed once per process (cached by path,
-size and modification time), so the five readers of one ``pyproject.toml`` share one parse.
+systems, OpenTelemetry) gets its table here. A file is parsed once per process (cached by its
+content), so the five readers of one ``pyproject.toml`` share one parse.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from baton.errors import ConfigError
 
 __all__ = ["find_project_dir", "read_toml", "tool_baton_table"]
 
-_PARSED: dict[tuple[str, int, int], dict[str, Any]] = {}
+_PARSED: dict[bytes, dict[str, Any]] = {}
 
 
 def find_project_dir(start: Path | None = None) -> Path:
@@ -31,11 +32,10 @@ def find_project_dir(start: Path | None = None) -> Path:
 def read_toml(path: Path) -> dict[str, Any]:
     """A TOML file's tables; a clear :class:`ConfigError` naming the file when it is unreadable."""
     try:
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        data = path.read_bytes()  # keyed by content, not by modification time: a file rewritten
+        key = hashlib.blake2b(data, digest_size=16).digest()  # within a timestamp tick is read anew
         if key not in _PARSED:
-            with path.open("rb") as fh:
-                _PARSED[key] = tomllib.load(fh)
+            _PARSED[key] = tomllib.loads(data.decode("utf-8"))
         return copy.deepcopy(_PARSED[key])  # callers may change what they get
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
