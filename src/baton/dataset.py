@@ -14,37 +14,50 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import datasets
 from pydantic import ValidationError
 
 from baton.errors import BatonError
+from baton.problems import Problem, display_path, pydantic_problems, reference_problems
 from baton.task import GoldenTask
 
 if TYPE_CHECKING:
-    from baton.fixtures import Problem
+    import datasets
 
 __all__ = ["FEATURES", "JSON_COLUMNS", "to_dataset", "tasks_from_dataset", "task_to_row",
            "task_from_row", "export_tasks", "read_tasks_file"]
 
 ExportFormat = Literal["jsonl", "parquet"]
 JSON_COLUMNS = ("customer", "conversation", "routes", "documents", "tools", "world", "gold")
-FEATURES = datasets.Features({
-    "id": datasets.Value("string"),
-    "version": datasets.Value("int64"),
-    "domain": datasets.Value("string"),
-    "title": datasets.Value("string"),
-    "request": datasets.Value("string"),
-    "tags": datasets.Sequence(datasets.Value("string")),
-    "policy": datasets.Value("string"),
-    "source": datasets.Value("string"),
-    **{name: datasets.Value("string") for name in JSON_COLUMNS},
-})
+COLUMNS = ("id", "version", "domain", "title", "request", "tags", "policy", "source", *JSON_COLUMNS)
+"""The columns of a row, in order (the names of :data:`FEATURES`)."""
+
+
+def _features() -> datasets.Features:
+    import datasets  # about a second of imports: only to build or export a Dataset
+
+    return datasets.Features({
+        "id": datasets.Value("string"),
+        "version": datasets.Value("int64"),
+        "domain": datasets.Value("string"),
+        "title": datasets.Value("string"),
+        "request": datasets.Value("string"),
+        "tags": datasets.Sequence(datasets.Value("string")),
+        "policy": datasets.Value("string"),
+        "source": datasets.Value("string"),
+        **{name: datasets.Value("string") for name in JSON_COLUMNS},
+    })
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FEATURES":  # the schema, built on first use (PEP 562)
+        return _features()
+    raise AttributeError(f"module 'baton.dataset' has no attribute {name!r}")
 
 
 def task_to_row(task: GoldenTask) -> dict[str, Any]:
     """One task as a flat row: scalars as columns, nested parts as JSON strings."""
     data = task.model_dump(mode="json", by_alias=True)
-    row = {name: data[name] for name in FEATURES if name not in JSON_COLUMNS}
+    row = {name: data[name] for name in COLUMNS if name not in JSON_COLUMNS}
     for name in JSON_COLUMNS:
         row[name] = json.dumps(data[name], ensure_ascii=False, sort_keys=False)
     return row
@@ -52,7 +65,7 @@ def task_to_row(task: GoldenTask) -> dict[str, Any]:
 
 def task_from_row(row: dict[str, Any]) -> GoldenTask:
     """Inverse of :func:`task_to_row`. Raises ``pydantic.ValidationError`` or ``ValueError``."""
-    data = {name: row.get(name) for name in FEATURES if name not in JSON_COLUMNS}
+    data = {name: row.get(name) for name in COLUMNS if name not in JSON_COLUMNS}
     data["tags"] = list(data["tags"] or [])
     for name in JSON_COLUMNS:
         raw = row.get(name)
@@ -62,9 +75,11 @@ def task_from_row(row: dict[str, Any]) -> GoldenTask:
 
 def to_dataset(tasks: Iterable[GoldenTask]) -> datasets.Dataset:
     """The tasks as a ``datasets.Dataset`` with the fixed schema :data:`FEATURES`."""
+    import datasets
+
     rows = [task_to_row(task) for task in tasks]
-    columns = {name: [row[name] for row in rows] for name in FEATURES}
-    return datasets.Dataset.from_dict(columns, features=FEATURES)
+    columns = {name: [row[name] for row in rows] for name in COLUMNS}
+    return datasets.Dataset.from_dict(columns, features=_features())
 
 
 def tasks_from_dataset(ds: datasets.Dataset | Sequence[dict[str, Any]]) -> list[GoldenTask]:
@@ -104,8 +119,6 @@ def _read_rows(path: Path) -> list[Any]:
 
 def read_tasks_file(path: Path) -> tuple[list[GoldenTask], list[Problem]]:
     """Tasks from an exported ``.jsonl`` / ``.parquet`` file, with a problem per bad row."""
-    from baton.fixtures import Problem, display_path, pydantic_problems, reference_problems
-
     file = display_path(path)
     try:
         rows = _read_rows(path)

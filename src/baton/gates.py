@@ -33,7 +33,6 @@ either way. A configuration the baseline lacks is reported as not compared and d
 from __future__ import annotations
 
 import json
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,12 +141,9 @@ class GateVerdict:
 
 
 def _errors(exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in err["loc"])
-        msg = err["msg"].removeprefix("Value error, ")
-        parts.append(f"{loc}: {msg}" if loc else msg)
-    return "; ".join(parts)
+    from baton.problems import describe_validation
+
+    return describe_validation(exc)
 
 
 def _gate(data: Mapping[str, Any], source: str) -> DeclaredGate:
@@ -162,12 +158,9 @@ def load_config_gates(project_dir: Path) -> list[DeclaredGate]:
     pyproject = Path(project_dir) / "pyproject.toml"
     if not pyproject.is_file():
         return []
-    try:
-        with pyproject.open("rb") as fh:
-            data = tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{pyproject}: invalid TOML: {exc}") from None
-    baton = data.get("tool", {}).get("baton", {})
+    from baton.project import read_toml
+
+    baton = read_toml(pyproject).get("tool", {}).get("baton", {})
     gates = baton.get("gates", []) if isinstance(baton, dict) else []
     if not isinstance(gates, list) or not all(isinstance(g, dict) for g in gates):
         raise ConfigError(f"{pyproject}: tool.baton.gates: expected an array of tables ([[tool.baton.gates]])")

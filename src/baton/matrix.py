@@ -1,82 +1,61 @@
-"""The run matrix: tasks × systems × vendors × trials × modes, and how a project configures it.
-
-Settings come from ``[tool.baton.run]`` in the project's ``pyproject.toml`` (command-line
-flags override them; a sub-table because ``[tool.baton.vendors.NAME]`` and
-``[tool.baton.systems.NAME]`` define profiles and systems)::
-
-    [tool.baton.run]
-    tasks = "fixtures"              # golden-set path, relative to the project
-    task_filter = "billing/*"       # glob(s) over task ids, comma-separated
-    systems = ["naive", "rag", "multi_agent"]
-    vendors = ["sim-frontier"]
-    trials = 1
-    seed = 0
-    modes = ["system"]              # or "isolated:route", ... (route|retrieve|draft|act|verify)
-    concurrency = 32
-    out = "reports"                 # run directories go to <out>/<timestamp>
-    cache = true
-    cache_dir = ".baton-cache"
-
-Systems are Baton's builtin ones (``baton.systems.BUILTIN_SYSTEMS``), then one table per system
-in ``runners/systems.toml``, then ``[tool.baton.systems.NAME]`` tables; later ones override
-earlier ones by name::
-
-    [multi_agent_small_router]
-    architecture = "multi_agent"
-    roles = { router = "local-smollm2" }
-    params = { max_revisions = 1 }
+"""The run matrix: tasks × systems × vendors × trials × modes, and its work items.
 
 Work items are generated lazily and interleaved (trial, then task, then mode, then system), one
 stream per vendor, so a scheduler can take from whichever vendor has capacity. Isolated modes
 run only on systems whose architecture supports them.
+
+The project's settings are read by :mod:`baton.run_settings` (``[tool.baton.run]``),
+:mod:`baton.system_config` (systems) and :mod:`baton.vendor_config` (vendor profiles);
+:mod:`baton.plan` builds a matrix from them.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import hashlib
+import importlib
 import itertools
-import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
-
-from pydantic import ValidationError
 
 from baton.errors import ConfigError
 from baton.result import RunKey
-from baton.systems import BUILTIN_SYSTEMS, SystemConfig
+from baton.run_settings import ISOLATED_HOPS, check_int, parse_modes
+from baton.systems import SystemConfig
 from baton.task import GoldenTask
 from baton.vendors import VendorProfile
 
 __all__ = [
     "ISOLATED_HOPS",
-    "SYSTEMS_FILE",
     "Matrix",
-    "RunPlan",
     "VendorLimit",
     "resolve_vendor_limits",
-    "RunSettings",
     "Supports",
     "WorkItem",
     "derive_seed",
-    "find_project_dir",
-    "load_settings",
-    "load_systems",
     "parse_modes",
-    "parse_names",
-    "plan_run",
-    "resolve_systems",
     "select_tasks",
     "vendors_used",
 ]
 
-ISOLATED_HOPS = ("route", "retrieve", "draft", "act", "verify")
-SYSTEMS_FILE = "runners/systems.toml"
-DEFAULT_SYSTEMS = ("naive", "rag", "multi_agent")
-DEFAULT_VENDORS = ("sim-frontier",)
+# Names that moved to modules of their own; still importable from here (loaded on first use, so
+# this module imports none of them).
+_MOVED = {
+    "SYSTEMS_FILE": "baton.system_config", "load_systems": "baton.system_config",
+    "resolve_systems": "baton.system_config", "_parse_system": "baton.system_config",
+    "RunPlan": "baton.plan", "plan_run": "baton.plan",
+    "RunSettings": "baton.run_settings", "load_settings": "baton.run_settings", "parse_names": "baton.run_settings",
+    "DEFAULT_SYSTEMS": "baton.run_settings", "DEFAULT_VENDORS": "baton.run_settings",
+    "find_project_dir": "baton.project", "read_toml": "baton.project", "tool_baton_table": "baton.project",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MOVED:
+        return getattr(importlib.import_module(_MOVED[name]), name)
+    raise AttributeError(f"module 'baton.matrix' has no attribute {name!r}")
 
 
 def derive_seed(seed: int, task_id: str, system: str, vendor: str, trial: int) -> int:
@@ -198,189 +177,19 @@ class Matrix:
             yield from (item for item in batch if item is not None)
 
 
-# --------------------------------------------------------------------------- project settings
+# --------------------------------------------------------------------------- tasks and vendors
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    """``[tool.baton]`` run settings, with Baton's defaults for what is left out."""
-
-    project_dir: Path
-    tasks: Path
-    task_filter: str | None = None
-    systems: tuple[str, ...] = DEFAULT_SYSTEMS
-    vendors: tuple[str, ...] = DEFAULT_VENDORS
-    trials: int = 1
-    seed: int = 0
-    modes: tuple[str, ...] = ("system",)
-    concurrency: int = 32
-    out: Path = Path("reports")
-    cache: bool = True
-    cache_dir: Path = Path(".baton-cache")
-    source: str = "defaults"
-    raw: Mapping[str, Any] = field(default_factory=dict)
-
-
-_SETTING_KEYS = frozenset({"tasks", "task_filter", "systems", "vendors", "trials", "seed", "modes",
-                           "concurrency", "out", "cache", "cache_dir"})
-
-
-def find_project_dir(start: Path | None = None) -> Path:
-    """The nearest directory at or above ``start`` (default: cwd) holding a pyproject.toml, else ``start``."""
-    start = (start or Path.cwd()).resolve()
-    for folder in (start, *start.parents):
-        if (folder / "pyproject.toml").is_file():
-            return folder
-    return start
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """A TOML file's tables; a clear :class:`ConfigError` naming the file when it is unreadable."""
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-
-
-def tool_baton_table(project_dir: Path, *sub: str) -> tuple[dict[str, Any], str]:
-    """The ``[tool.baton(.sub...)]`` table of the project's pyproject.toml, and its label."""
-    pyproject = project_dir / "pyproject.toml"
-    label = ".".join(("tool", "baton", *sub))
-    if not pyproject.is_file():
-        return {}, f"{pyproject} [{label}]"
-    table: Any = read_toml(pyproject)
-    for part in label.split("."):
-        table = table.get(part, {}) if isinstance(table, dict) else None
-        if not isinstance(table, dict):
-            raise ConfigError(f"{pyproject}: {label}: expected a table")
-    return table, f"{pyproject} [{label}]"
-
-
-def parse_names(value: Any, where: str) -> tuple[str, ...]:
-    """A list of names from a list of strings or one comma-separated string; duplicates dropped."""
-    if isinstance(value, str):
-        items = [part.strip() for part in value.split(",")]
-    elif isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        items = [v.strip() for v in value]
-    else:
-        raise ConfigError(f"{where}: expected a list of names or a comma-separated string, got {value!r}")
-    names = tuple(dict.fromkeys(i for i in items if i))
-    if not names:
-        raise ConfigError(f"{where}: expected at least one name")
-    return names
-
-
-def parse_modes(value: Any, where: str = "modes") -> tuple[str, ...]:
-    """Validate modes: 'system' or 'isolated:<hop>' with hop in route|retrieve|draft|act|verify."""
-    modes = parse_names(value, where)
-    for mode in modes:
-        if mode == "system":
-            continue
-        kind, _, hop = mode.partition(":")
-        if kind != "isolated" or hop not in ISOLATED_HOPS:
-            raise ConfigError(f"{where}: unknown mode '{mode}'; expected 'system' or 'isolated:<hop>' "
-                              f"with hop one of {', '.join(ISOLATED_HOPS)}")
-    return modes
-
-
-def _int(value: Any, where: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{where}: expected an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def load_settings(project_dir: Path) -> RunSettings:
-    """Read ``[tool.baton.run]`` from ``project_dir/pyproject.toml``; unknown keys are an error."""
-    project_dir = Path(project_dir)
-    raw, source = tool_baton_table(project_dir, "run")
-    if unknown := sorted(set(raw) - _SETTING_KEYS):
-        raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}; expected some of "
-                          f"{', '.join(sorted(_SETTING_KEYS))}")
-
-    def where(key: str) -> str:
-        return f"{source}: {key}"
-
-    def path(key: str, default: str) -> Path:
-        value = raw.get(key, default)
-        if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where(key)}: expected a path string, got {value!r}")
-        return Path(value)
-
-    task_filter = raw.get("task_filter")
-    if task_filter is not None and not isinstance(task_filter, str):
-        raise ConfigError(f"{where('task_filter')}: expected a glob string, got {task_filter!r}")
-    cache = raw.get("cache", True)
-    if not isinstance(cache, bool):
-        raise ConfigError(f"{where('cache')}: expected true or false, got {cache!r}")
-    seed = raw.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"{where('seed')}: expected an integer, got {seed!r}")
-    return RunSettings(
-        project_dir=project_dir,
-        tasks=path("tasks", "fixtures"),
-        task_filter=task_filter,
-        systems=parse_names(raw.get("systems", list(DEFAULT_SYSTEMS)), where("systems")),
-        vendors=parse_names(raw.get("vendors", list(DEFAULT_VENDORS)), where("vendors")),
-        trials=_int(raw.get("trials", 1), where("trials"), 1),
-        seed=seed,
-        modes=parse_modes(raw.get("modes", ["system"]), where("modes")),
-        concurrency=_int(raw.get("concurrency", 32), where("concurrency"), 1),
-        out=path("out", "reports"),
-        cache=cache,
-        cache_dir=path("cache_dir", ".baton-cache"),
-        source=source,
-        raw=raw,
-    )
-
-
-# --------------------------------------------------------------------------- systems
-
-
-def _parse_system(name: str, table: Any, source: str, base_dir: Path | None = None) -> SystemConfig:
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{source}: system '{name}': expected a table, got {type(table).__name__}")
-    data = dict(table)
-    data.setdefault("name", name)
-    if data["name"] != name:
-        raise ConfigError(f"{source}: system '{name}': name: must match the table name, got {data['name']!r}")
-    try:
-        system = SystemConfig.model_validate(data)
-        return system.with_origin(source, base_dir) if base_dir is not None else system
-    except ValidationError as exc:
-        parts = []
-        for err in exc.errors(include_url=False):
-            loc = ".".join(str(p) for p in err["loc"]) or "system"
-            parts.append(f"{loc}: {err['msg']}")
-        raise ConfigError(f"{source}: system '{name}': {'; '.join(parts)}") from None
-
-
-def load_systems(project_dir: Path | None = None) -> dict[str, SystemConfig]:
-    """Builtin systems, then ``runners/systems.toml``, then ``[tool.baton.systems.NAME]``."""
-    systems = dict(BUILTIN_SYSTEMS)
-    if project_dir is None:
-        return systems
-    project_dir = Path(project_dir)
-    file = project_dir / SYSTEMS_FILE
-    if file.is_file():
-        for name, table in read_toml(file).items():
-            systems[name] = _parse_system(name, table, str(file), project_dir.resolve())
-    tables, source = tool_baton_table(project_dir, "systems")
-    for name, table in tables.items():
-        systems[name] = _parse_system(name, table, source, project_dir.resolve())
-    return systems
-
-
-def resolve_systems(names: Sequence[str], known: Mapping[str, SystemConfig]) -> list[SystemConfig]:
-    out = []
-    for name in names:
-        if name not in known:
-            raise ConfigError(f"unknown system '{name}'; known systems: {', '.join(sorted(known))} "
-                              f"(add one in {SYSTEMS_FILE} or [tool.baton.systems.NAME])")
-        out.append(known[name])
-    return out
+def select_tasks(tasks: Sequence[GoldenTask], task_filter: str | None, source: str = "") -> list[GoldenTask]:
+    """Tasks whose id matches any of the comma-separated globs (all tasks when no filter)."""
+    if not task_filter:
+        return list(tasks)
+    globs = [g.strip() for g in task_filter.split(",") if g.strip()]
+    chosen = [t for t in tasks if any(fnmatch.fnmatchcase(t.id, g) for g in globs)]
+    if not chosen:
+        where = f" in {source}" if source else ""
+        raise ConfigError(f"task filter '{task_filter}' matches none of the {len(tasks)} tasks{where}")
+    return chosen
 
 
 def vendors_used(matrix: Matrix, profiles: Mapping[str, VendorProfile]) -> list[VendorProfile]:
@@ -397,81 +206,6 @@ def vendors_used(matrix: Matrix, profiles: Mapping[str, VendorProfile]) -> list[
                 raise ConfigError(f"system '{system.name}': roles.{role}: unknown vendor profile "
                                   f"'{vendor}'; known profiles: {known}")
     return [profiles[n] for n in names]
-
-
-# --------------------------------------------------------------------------- tasks
-
-
-def select_tasks(tasks: Sequence[GoldenTask], task_filter: str | None, source: str = "") -> list[GoldenTask]:
-    """Tasks whose id matches any of the comma-separated globs (all tasks when no filter)."""
-    if not task_filter:
-        return list(tasks)
-    globs = [g.strip() for g in task_filter.split(",") if g.strip()]
-    chosen = [t for t in tasks if any(fnmatch.fnmatchcase(t.id, g) for g in globs)]
-    if not chosen:
-        where = f" in {source}" if source else ""
-        raise ConfigError(f"task filter '{task_filter}' matches none of the {len(tasks)} tasks{where}")
-    return chosen
-
-
-# --------------------------------------------------------------------------- a run plan
-
-
-@dataclass(frozen=True)
-class RunPlan:
-    """A matrix ready to run, the vendor profiles it resolves against, and how it was chosen
-    (``invocation``, stored in the manifest so ``--resume`` can rebuild it)."""
-
-    matrix: Matrix
-    profiles: Mapping[str, VendorProfile]
-    project_dir: Path
-    invocation: dict[str, Any]
-
-
-def plan_run(project_dir: Path, *, settings: RunSettings | None = None, tasks: Path | str | None = None,
-             task_filter: str | None = None, systems: Sequence[str] | str | None = None,
-             vendors: Sequence[str] | str | None = None, trials: int | None = None, seed: int | None = None,
-             modes: Sequence[str] | str | None = None, vendors_file: Path | str | None = None,
-             supports: Supports | None = None,
-             vendor_limits: Mapping[str, Mapping[str, Any]] | None = None) -> RunPlan:
-    """Build the matrix from explicit choices, falling back to ``[tool.baton.run]`` settings.
-
-    Explicit paths are taken as given (relative to the working directory); paths from the
-    settings are relative to ``project_dir``."""
-    from baton.fixtures import load_tasks
-    from baton.vendor_config import load_profiles
-
-    project_dir = Path(project_dir).resolve()
-    settings = settings or load_settings(project_dir)
-    system_names = parse_names(systems, "--systems") if systems is not None else settings.systems
-    vendor_names = parse_names(vendors, "--vendors") if vendors is not None else settings.vendors
-    trials = trials if trials is not None else settings.trials
-    _int(trials, "trials", 1)
-    seed = seed if seed is not None else settings.seed
-    modes = parse_modes(modes, "--modes") if modes is not None else settings.modes
-    extra = Path(vendors_file).resolve() if vendors_file is not None else None
-    profiles = load_profiles(project_dir, extra)
-    chosen_systems = resolve_systems(system_names, load_systems(project_dir))
-    from baton.preflight import check_systems  # adapter targets import now: one error line, before any run
-
-    if target_problems := check_systems(chosen_systems):
-        raise ConfigError("\n".join(target_problems))
-    vendors_used(Matrix(tasks=[], systems=chosen_systems, vendors=list(vendor_names), modes=("system",)), profiles)
-    tasks_path = Path(tasks).resolve() if tasks is not None else (project_dir / settings.tasks).resolve()
-    if not tasks_path.exists():
-        raise ConfigError(f"tasks: {tasks_path} does not exist (a golden-set folder, domain folder, "
-                          f"task file or exported .jsonl/.parquet)")
-    chosen_filter = task_filter if task_filter is not None else settings.task_filter
-    golden = select_tasks(load_tasks(tasks_path), chosen_filter, str(tasks_path))
-    limits = resolve_vendor_limits(vendor_limits or {}, golden, vendor_names, str(tasks_path))
-    matrix = Matrix(tasks=golden, systems=chosen_systems, vendors=list(vendor_names), trials=trials, seed=seed,
-                    modes=modes, supports=supports, limits=limits)
-    invocation = {"project_dir": str(project_dir), "tasks": str(tasks_path), "task_filter": chosen_filter,
-                  "systems": list(system_names), "vendors": list(vendor_names), "trials": trials,
-                  "seed": seed, "modes": list(modes), "vendors_file": str(extra) if extra else None}
-    if vendor_limits:
-        invocation["vendor_limits"] = {v: dict(spec) for v, spec in vendor_limits.items()}
-    return RunPlan(matrix=matrix, profiles=profiles, project_dir=project_dir, invocation=invocation)
 
 
 def resolve_vendor_limits(specs: Mapping[str, Mapping[str, Any]], tasks: Sequence[GoldenTask],
@@ -492,7 +226,7 @@ def resolve_vendor_limits(specs: Mapping[str, Mapping[str, Any]], tasks: Sequenc
             chosen = frozenset(t.id for t in select_tasks(tasks, task_filter, source))
         trials = spec.get("trials")
         if trials is not None:
-            _int(trials, f"vendor limit for '{vendor}': trials", 1)
+            check_int(trials, f"vendor limit for '{vendor}': trials", 1)
         modes = spec.get("modes")
         chosen_modes = frozenset(parse_modes(modes, f"vendor limit for '{vendor}': modes")) if modes else None
         limits[vendor] = VendorLimit(tasks=chosen, trials=trials, modes=chosen_modes)

@@ -2,7 +2,7 @@
 
 Every option but ``--baton-run-dir`` and ``--baton-save-baseline`` is mirrored by an ini key
 (``[tool.pytest.ini_options]``, ``pytest.ini``...) named ``baton_<name>``. Precedence: the
-command line, then the ini key, then ``[tool.baton.run]`` (read by :func:`baton.matrix.load_settings`),
+command line, then the ini key, then ``[tool.baton.run]`` (read by :func:`baton.run_settings.load_settings`),
 then Baton's defaults. Ini paths are relative to the ini file, command-line paths to the
 directory pytest was started in.
 """
@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from baton.errors import BatonError
+from baton.run_options import RUN_OPTIONS, Kind
 
 if TYPE_CHECKING:
     from baton.gates import DeclaredGate
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 __all__ = ["OPTIONS", "GROUP", "Option", "GateOptions", "add_options", "resolve_options"]
 
 GROUP = "baton"
-Kind = Literal["path", "str", "int", "float", "names", "flag", "gates"]
 _INI_TYPES: dict[Kind, str] = {"path": "paths", "str": "string", "int": "string", "float": "string",
                                "names": "args", "flag": "bool", "gates": "linelist"}
 
@@ -49,20 +49,21 @@ class Option:
         return "baton_" + self.name.replace("-", "_")
 
 
+_SHARED = {option.name: option for option in RUN_OPTIONS}  # declared once, with ``baton run``'s
+
+
+def _shared(name: str) -> Option:
+    option = _SHARED[name]
+    return Option(option.name, option.kind, option.help, option.metavar)
+
+
 OPTIONS: tuple[Option, ...] = (
-    Option("tasks", "path", "golden set: root, domain folder, task file or exported .jsonl/.parquet "
-           "(default: [tool.baton.run] tasks, else fixtures/)", "PATH"),
-    Option("task-filter", "str", "only tasks whose id matches a glob, comma-separated, e.g. 'billing/*'", "GLOB"),
-    Option("systems", "names", "systems to run, comma-separated (default: naive,rag,multi_agent)", "A,B"),
-    Option("vendors", "names", "vendor profiles, comma-separated (default: sim-frontier)", "X,Y"),
-    Option("vendors-file", "path", "an extra vendor profile file (TOML, one table per profile)", "PATH"),
-    Option("trials", "int", "trials per task, system and vendor (default: 1)", "N"),
-    Option("seed", "int", "matrix seed (default: 0)", "S"),
-    Option("concurrency", "int", "runs in flight at once (default: 32)", "N"),
+    *(_shared(name) for name in ("tasks", "task-filter", "systems", "vendors", "vendors-file", "trials", "seed",
+                                 "concurrency")),
     Option("out", "path", "folder for run directories (default: [tool.baton.run] out, else reports/)", "DIR"),
     Option("run-dir", "path", "exact run directory to write; resumed if it holds a run of the same "
            "configuration", "DIR", ini=False),
-    Option("no-cache", "flag", "bypass the response cache"),
+    _shared("no-cache"),
     Option("gate", "gates", "a gate, SYSTEM[@VENDOR]:KEY=VALUE,... with keys min_success, "
            "min_success_lower_bound, max_cost_per_task, max_p95_latency_s, max_error_rate, "
            "max_gap, no_regression, alpha (repeatable; adds to [[tool.baton.gates]])", "SPEC"),
@@ -135,7 +136,7 @@ def _convert(option: Option, value: Any, where: str, base: Path) -> Any:
                 raise BatonError(f"expected a number strictly between 0 and 1, got {alpha}")
             return alpha
         if option.kind == "names":
-            from baton.matrix import parse_names
+            from baton.run_settings import parse_names
 
             items = value if isinstance(value, list) else [value]
             return parse_names(",".join(items), where)

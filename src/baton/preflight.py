@@ -23,14 +23,16 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import Iterable, Mapping, Sequence
-
-import httpx
+from typing import TYPE_CHECKING
 
 from baton.errors import BatonError, ConfigError
 from baton.matrix import Matrix, vendors_used
 from baton.redact import redact
 from baton.systems import SystemConfig
 from baton.vendors import VendorProfile
+
+if TYPE_CHECKING:
+    import httpx2 as httpx  # imported where a remote vendor is checked
 
 __all__ = ["PreflightError", "check_matrix", "check_systems", "check_vendor", "check_vendors"]
 
@@ -53,6 +55,8 @@ def _embedded(profile: VendorProfile) -> bool:
 
 async def check_vendor(profile: VendorProfile, client: httpx.AsyncClient) -> str | None:
     """What is wrong with one vendor profile, or None when it is ready."""
+    import httpx2 as httpx  # openai's transport, loaded for the run anyway; httpx would also load rich and click
+
     where = f"vendor profile '{profile.name}'"
     if _embedded(profile):
         return None
@@ -93,6 +97,8 @@ async def check_vendors(profiles: Iterable[VendorProfile]) -> list[str]:
     remote = list({p.name: p for p in profiles}.values())
     if not any(not _embedded(p) for p in remote):
         return []
+    import httpx2 as httpx  # openai's transport, loaded for the run anyway; httpx would also load rich and click
+
     async with httpx.AsyncClient(follow_redirects=True) as client:
         found = await asyncio.gather(*(check_vendor(p, client) for p in remote))
     return [problem for problem in found if problem]

@@ -215,7 +215,7 @@ class GateSession:
 
     @property
     def project_dir(self) -> Path:
-        from baton.matrix import find_project_dir
+        from baton.project import find_project_dir
 
         return find_project_dir(Path(self.config.rootpath))
 
@@ -234,7 +234,9 @@ class GateSession:
 
     def _build_plan(self) -> _Plan:
         from baton.gates import check_gate_names, load_config_gates
-        from baton.matrix import load_settings, load_systems, plan_run
+        from baton.plan import plan_run
+        from baton.run_settings import load_settings
+        from baton.system_config import load_systems
 
         opts = self.options
         project_dir = self.project_dir
@@ -252,10 +254,10 @@ class GateSession:
             run_dir = opts.run_dir
         else:
             run_dir = (opts.out or (project_dir / settings.out).resolve()) / self.token
+        execution = settings.execution(concurrency=opts.concurrency, no_cache=opts.no_cache)
         return _Plan(plan=plan, cases=cases, run_dir=run_dir,
-                     concurrency=opts.concurrency or settings.concurrency,
-                     use_cache=settings.cache and not opts.no_cache,
-                     cache_dir=project_dir / settings.cache_dir)
+                     concurrency=execution.concurrency, use_cache=execution.use_cache,
+                     cache_dir=execution.cache_dir)
 
     # ------------------------------------------------------------------ running
 

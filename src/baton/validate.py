@@ -27,7 +27,8 @@ from typing import Any
 from baton.fixtures import Problem, load_golden_set, reference_problems
 from baton.expr import ExprError, names_used
 from baton.task import Effect, ForbiddenAction, GoldenTask, ToolCall, ToolSpec
-from baton.world import CALC_KEY, ToolError, World, get_path, values_equal
+from baton.replay import UNORDERED_KEY, expected_equal, replay_gold, state_mismatches
+from baton.world import CALC_KEY, ToolError, World, values_equal
 
 __all__ = ["ValidationReport", "validate_path", "validate_tasks", "validate_task", "replay_gold",
            "state_mismatches", "expected_equal", "forbids", "tool_problems", "UNORDERED_KEY"]
@@ -35,7 +36,6 @@ __all__ = ["ValidationReport", "validate_path", "validate_tasks", "validate_task
 _DOLLAR = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)((?:\.[A-Za-z0-9_]+)*)$")
 _BRACES = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)")
 _READ_ONLY_OUTCOMES = ("answer", "ask", "refuse")
-_ABSENT = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,78 +56,6 @@ class ValidationReport:
     def summary(self) -> str:
         n, m = len(self.tasks), len(self.domains)
         return f"{n} task{'s' * (n != 1)} in {m} domain{'s' * (m != 1)}"
-
-
-def replay_gold(task: GoldenTask) -> World:
-    """A fresh World after the gold tool calls, in order. Raises ToolError on a rejected call
-    (a call marked ``expect_error`` must be rejected: accepting it is the error)."""
-    world = World(task)
-    for call in task.gold.tool_calls:
-        try:
-            world.call(call.name, call.arguments)
-        except ToolError:
-            if not call.expect_error:
-                raise
-        else:
-            if call.expect_error:
-                raise ToolError(f"{call.name} accepted a gold call marked expect_error")
-    return world
-
-
-UNORDERED_KEY = "$unordered"
-
-
-def expected_equal(actual: Any, expected: Any) -> bool:
-    """Whether ``actual`` is what a final-state value ``expected`` asks for: JSON equality
-    (numbers within float noise), where ``{"$unordered": [...]}`` is a list in any order."""
-    if isinstance(expected, dict):
-        if len(expected) == 1 and UNORDERED_KEY in expected and isinstance(expected[UNORDERED_KEY], list):
-            if not isinstance(actual, list) or len(actual) != len(expected[UNORDERED_KEY]):
-                return False
-            left = list(actual)
-            for want in expected[UNORDERED_KEY]:
-                index = next((i for i, got in enumerate(left) if expected_equal(got, want)), None)
-                if index is None:
-                    return False
-                left.pop(index)
-            return True
-        return (isinstance(actual, dict) and actual.keys() == expected.keys()
-                and all(expected_equal(actual[k], v) for k, v in expected.items()))
-    if isinstance(expected, list):
-        return (isinstance(actual, list) and len(actual) == len(expected)
-                and all(expected_equal(a, e) for a, e in zip(actual, expected)))
-    return values_equal(actual, expected)
-
-
-def state_mismatches(expected: dict[str, dict[str, dict[str, Any] | None]],
-                     snapshot: dict[str, dict[str, dict[str, Any]]]) -> list[tuple[str, str]]:
-    """Where ``snapshot`` differs from a gold ``final_state``: ``(field path, message)`` pairs.
-
-    Only the listed fields of the listed records matter (a dotted name reaches a nested field);
-    a record mapped to None must not exist; numbers compare within float noise; a value
-    ``{"$unordered": [...]}`` matches a list in any order.
-    """
-    found = []
-    for collection, records in expected.items():
-        actual_records = snapshot.get(collection, {})
-        for rid, fields in records.items():
-            path = f"{collection}.{rid}"
-            actual = actual_records.get(rid)
-            if fields is None:
-                if actual is not None:
-                    found.append((path, "expected no such record, but it exists"))
-                continue
-            if actual is None:
-                present = ", ".join(actual_records) or "none"
-                found.append((path, f"expected the record to exist; records in '{collection}': {present}"))
-                continue
-            for name, value in fields.items():
-                got = get_path(actual, name, _ABSENT)
-                if got is _ABSENT:
-                    found.append((f"{path}.{name}", f"expected {value!r}, but the record has no such field"))
-                elif not expected_equal(got, value):
-                    found.append((f"{path}.{name}", f"expected {value!r}, got {got!r}"))
-    return found
 
 
 def forbids(action: ForbiddenAction, call: ToolCall) -> bool:

@@ -49,7 +49,8 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from baton.errors import ConfigError
-from baton.matrix import read_toml
+from baton.problems import describe_validation
+from baton.project import read_toml
 from baton.redact import looks_like_key, register_key_variables
 from baton.sim.knobs import SimKnobs
 from baton.vendors import VendorProfile
@@ -162,14 +163,7 @@ _SENSITIVE_FIELDS = frozenset({"api_key_env", "base_url"})
 def _describe(exc: ValidationError, prefix: str = "") -> str:
     """pydantic's errors as 'field.path: what was expected (got value)'; values of fields that
     may hold a secret are never echoed."""
-    parts = []
-    for err in exc.errors(include_url=False):
-        loc = ".".join([prefix] * bool(prefix) + [str(p) for p in err["loc"]]) or "profile"
-        value = err.get("input")
-        hidden = err["type"] == "extra_forbidden" or bool(_SENSITIVE_FIELDS & {str(p) for p in err["loc"]})
-        got = "" if err["type"] == "missing" or isinstance(value, dict) or hidden else f" (got {value!r})"
-        parts.append(f"{loc}: {err['msg']}{got}")
-    return "; ".join(parts)
+    return describe_validation(exc, prefix=f"{prefix}." if prefix else "", hidden=_SENSITIVE_FIELDS, what="profile")
 
 
 def _profiles_from_tables(tables: Mapping[str, Any], source: str) -> dict[str, VendorProfile]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +34,6 @@ DEFAULT_TRIALS = 3
 DEFAULT_MODES = ("system", "isolated:route", "isolated:retrieve", "isolated:draft", "isolated:act",
                  "isolated:verify")
 DEFAULT_LOCAL_TASK_COUNT = 2
-_SETTING_KEYS = frozenset({"vendors", "systems", "trials", "modes", "task_filter", "local_tasks",
-                           "local_trials", "seed"})
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -76,7 +74,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def compare(args: argparse.Namespace) -> int:
     from baton.engine import prepare_manifest, run_matrix_sync
-    from baton.matrix import find_project_dir, load_settings, parse_modes, parse_names, plan_run
+    from baton.plan import plan_run
+    from baton.project import find_project_dir
+    from baton.run_settings import load_compare_table, load_settings, parse_modes, parse_names
     from baton.progress import default_progress
     from baton.commands.otel import export_after_run, otel_settings
     from baton.commands.run import timestamped_run_dir
@@ -91,7 +91,7 @@ def compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"--project: {project_dir} is not a directory")
     settings = load_settings(project_dir)
     otel = otel_settings(args, project_dir)
-    config, source = _compare_settings(project_dir)
+    config, source = load_compare_table(project_dir)
 
     def choose(flag: Any, key: str, default: Any) -> Any:
         return flag if flag is not None else config.get(key, default)
@@ -129,9 +129,9 @@ def compare(args: argparse.Namespace) -> int:
                          f"complete it and `baton report {run_dir}` to report it, or choose another directory")
     matrix = plan.matrix
     invocation = {**plan.invocation, "judge": args.judge} if args.judge else plan.invocation
-    use_cache = settings.cache and not args.no_cache
+    execution = settings.execution(concurrency=args.concurrency, no_cache=args.no_cache, cache_dir=args.cache_dir)
     manifest = prepare_manifest(matrix, plan.profiles, project_dir=project_dir, invocation=invocation,
-                                use_cache=use_cache, judge=args.judge)
+                                use_cache=execution.use_cache, judge=args.judge)
     simulated = [v for v in vendors if plan.profiles[v].simulated]
     print(f"baton compare: {len(matrix)} runs — {len(matrix.tasks)} tasks × {', '.join(systems)} × "
           f"{', '.join(vendors)}; {trials} trial(s)"
@@ -140,9 +140,8 @@ def compare(args: argparse.Namespace) -> int:
           + (f"; simulated: {', '.join(simulated)}" if simulated else ""),
           file=sys.stderr, flush=True)
     summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir,
-                              concurrency=args.concurrency or settings.concurrency,
-                              use_cache=use_cache,
-                              cache_dir=args.cache_dir if args.cache_dir is not None else project_dir / settings.cache_dir,
+                              concurrency=execution.concurrency, use_cache=execution.use_cache,
+                              cache_dir=execution.cache_dir,
                               progress=default_progress(), manifest=manifest, judge=args.judge)
     print(summary.line(), file=sys.stderr)
     export_after_run(otel, run_dir)
@@ -160,16 +159,6 @@ def compare(args: argparse.Namespace) -> int:
     if summary.errors and report_infra_errors(run_dir, args.max_error_rate, "compare"):
         return 1
     return 0
-
-
-def _compare_settings(project_dir: Path) -> tuple[Mapping[str, Any], str]:
-    from baton.matrix import tool_baton_table
-
-    raw, source = tool_baton_table(project_dir, "compare")
-    if unknown := sorted(set(raw) - _SETTING_KEYS):
-        raise ConfigError(f"{source}: unknown setting(s) {', '.join(unknown)}; expected some of "
-                          f"{', '.join(sorted(_SETTING_KEYS))}")
-    return raw, source
 
 
 def _positive(value: Any, where: str) -> int:

@@ -74,7 +74,10 @@ def load(args: argparse.Namespace) -> int:
     from baton.load.driver import LoadPlan, run_load
     from baton.load.page import render_page
     from baton.load.vendor import sim_process
-    from baton.matrix import find_project_dir, load_settings, load_systems, resolve_systems, select_tasks
+    from baton.matrix import select_tasks
+    from baton.project import find_project_dir
+    from baton.run_settings import load_settings
+    from baton.system_config import load_systems, resolve_systems
     from baton.fixtures import load_tasks
     from baton.vendor_config import load_profiles
 

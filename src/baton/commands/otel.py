@@ -81,7 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from baton.matrix import find_project_dir
+    from baton.project import find_project_dir
     from baton.otel.export import export_run_dir
     from baton.otel.settings import load_otel_settings
 
@@ -100,7 +100,8 @@ def _export(args: argparse.Namespace) -> int:
 def _grade(args: argparse.Namespace) -> int:
     from baton.commands.run import timestamped_run_dir
     from baton.fixtures import load_tasks
-    from baton.matrix import find_project_dir, load_settings, tool_baton_table
+    from baton.project import find_project_dir, tool_baton_table
+    from baton.run_settings import load_settings
     from baton.otel.grade import grade_spans
     from baton.otel.ingest import parse_ingest_table, read_span_file
 

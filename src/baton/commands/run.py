@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from baton.errors import BatonError, ConfigError
+from baton.run_options import add_to_argparse
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,25 +25,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "in pyproject.toml; the default vendor is the simulated sim-frontier.")
     parser.add_argument("--project", type=Path, default=None,
                         help="project directory (default: the nearest folder with a pyproject.toml)")
-    parser.add_argument("--tasks", type=Path, default=None, metavar="PATH",
-                        help="golden set: root, domain folder, task file or exported .jsonl/.parquet "
-                             "(default: fixtures/)")
-    parser.add_argument("--task-filter", default=None, metavar="GLOB",
-                        help="only tasks whose id matches a glob, e.g. 'billing/*' (comma-separated)")
-    parser.add_argument("--systems", default=None, metavar="A,B",
-                        help="systems to run (default: naive,rag,multi_agent)")
-    parser.add_argument("--vendors", default=None, metavar="X,Y",
-                        help="vendor profiles, each the default vendor of every role (default: sim-frontier)")
-    parser.add_argument("--vendors-file", type=Path, default=None, metavar="PATH",
-                        help="an extra vendor profile file (TOML, one table per profile)")
-    parser.add_argument("--trials", type=int, default=None, metavar="N", help="trials per cell (default: 1)")
-    parser.add_argument("--seed", type=int, default=None, metavar="S", help="matrix seed (default: 0)")
+    add_to_argparse(parser, ("tasks", "task-filter", "systems", "vendors", "vendors-file", "trials", "seed"))
     parser.add_argument("--modes", default=None, metavar="M,N",
                         help="'system' and/or isolated-component modes 'isolated:<hop>' "
                              "(route|retrieve|draft|act|verify) (default: system)")
-    parser.add_argument("--concurrency", type=int, default=None, metavar="N",
-                        help="runs in flight at once, across vendors (default: 32); each vendor is also "
-                             "held to its profile's max_concurrency")
+    add_to_argparse(parser, ("concurrency",))
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="run directory to create (default: reports/<UTC timestamp>)")
     parser.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
@@ -69,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def add_execution_options(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``baton run`` and ``baton compare``: cache and LLM judge."""
-    parser.add_argument("--no-cache", action="store_true", help="bypass the response cache")
+    add_to_argparse(parser, ("no-cache",))
     parser.add_argument("--judge", default=None, metavar="VENDOR",
                         help="also rate every answer with an LLM judge on this vendor profile; the verdict, "
                              "model and prompt are stored with the run's grade (off by default)")
@@ -212,7 +199,9 @@ def run(args: argparse.Namespace) -> int:
     from baton.commands.otel import export_after_run, otel_settings
     from baton.engine import prepare_manifest, run_matrix_sync
     from baton.manifest import read_manifest
-    from baton.matrix import find_project_dir, load_settings, plan_run
+    from baton.plan import plan_run
+    from baton.project import find_project_dir
+    from baton.run_settings import load_settings
     from baton.progress import default_progress
     from baton.store import check_same_config
 
@@ -243,9 +232,8 @@ def run(args: argparse.Namespace) -> int:
                              f"or choose another directory")
     else:
         run_dir = timestamped_run_dir(project_dir / settings.out)
-    concurrency = args.concurrency or settings.concurrency
-    use_cache = settings.cache and not args.no_cache
-    cache_dir = args.cache_dir if args.cache_dir is not None else project_dir / settings.cache_dir
+    execution = settings.execution(concurrency=args.concurrency, no_cache=args.no_cache, cache_dir=args.cache_dir)
+    concurrency, use_cache, cache_dir = execution.concurrency, execution.use_cache, execution.cache_dir
 
     matrix = plan.matrix
     shard_note = ""

@@ -66,7 +66,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _setup(args: argparse.Namespace) -> tuple[list[Any], dict[str, Any], dict[str, Any]]:
     from baton.fixtures import load_tasks
-    from baton.matrix import load_systems, select_tasks
+    from baton.matrix import select_tasks
+    from baton.system_config import load_systems
     from baton.sim.whatif import knobs_for, parse_reliabilities
     from baton.vendor_config import load_profiles, resolve
 
@@ -105,7 +106,8 @@ class _Progress:
 
 
 def run_whatif(args: argparse.Namespace) -> int:
-    from baton.matrix import parse_names, resolve_systems
+    from baton.run_settings import parse_names
+    from baton.system_config import resolve_systems
     from baton.sim.whatif import what_if
 
     tasks, table, known = _setup(args)
@@ -126,7 +128,7 @@ def run_whatif(args: argparse.Namespace) -> int:
 
 
 def run_sweep(args: argparse.Namespace) -> int:
-    from baton.matrix import resolve_systems
+    from baton.system_config import resolve_systems
     from baton.sim.whatif import HOPS, baseline, knobs_for, what_if, without_verify
     from baton.sim.whatif_chart import Series, render_html
 

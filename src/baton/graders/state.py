@@ -1,7 +1,7 @@
 """The final world state against gold.
 
 Two questions: do the fields gold lists have the gold values (:func:`state_mismatches` of
-:mod:`baton.validate`, the same comparison the gold replay is validated with), and did the run
+:mod:`baton.replay`, the same comparison the gold replay is validated with), and did the run
 change records that the gold replay leaves alone? The second is asked only in the *judged*
 collections: those gold's ``final_state`` names and those the gold calls write (all collections
 when there are none). The author lists what matters, so an escalation ticket beside a correct
@@ -21,7 +21,7 @@ from baton.graders.calls import ObservedCall
 from baton.graders.memo import per_object
 from baton.task import GoldenTask
 from baton.trace import Trace
-from baton.validate import replay_gold, state_mismatches
+from baton.replay import replay_gold, state_mismatches
 from baton.world import ToolError, World, values_equal
 
 State = Mapping[str, Mapping[str, Mapping[str, Any]]]

@@ -31,7 +31,7 @@ import yaml
 from baton.fixtures import Problem, display_path, load_golden_set
 from baton.importers.tau_checkout import RESPOND_ACTION, BenchTask, Checkout, ImportProblems, read_checkout
 from baton.importers.tau_tools import BenchTool, load_original_tools, read_tools, render_tools_py
-from baton.validate import replay_gold
+from baton.replay import replay_gold
 from baton.world import ToolError
 
 __all__ = ["ImportReport", "import_tau_bench", "BenchReplay", "replay_benchmark"]

@@ -13,7 +13,8 @@ from baton.runners.evidence import Evidence
 from baton.runners.mcp_world import ToolOutcome
 from baton.runners.retrieval import Chunk
 from baton.task import GoldenTask
-from baton.world import ToolError, World
+from baton.replay import replay_calls
+from baton.world import World
 
 
 def gold_route(task: GoldenTask) -> str:
@@ -39,12 +40,6 @@ def gold_evidence(task: GoldenTask) -> Evidence:
 def replay_gold_calls(task: GoldenTask, world: World) -> list[ToolOutcome]:
     """Run the gold tool calls on ``world`` (directly, not through a model); their outcomes."""
     writes = {spec.name: spec.side_effect for spec in task.tools}
-    outcomes = []
-    for call in task.gold.tool_calls:
-        outcome = ToolOutcome(call.name, dict(call.arguments), side_effect=writes.get(call.name, False))
-        try:
-            outcome.result = world.call(call.name, dict(call.arguments))
-        except ToolError as exc:
-            outcome.error = str(exc)
-        outcomes.append(outcome)
-    return outcomes
+    return [ToolOutcome(o.call.name, dict(o.call.arguments), result=o.result, error=o.error,
+                        side_effect=writes.get(o.call.name, False))
+            for o in replay_calls(world, task.gold.tool_calls)]

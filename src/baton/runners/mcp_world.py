@@ -23,15 +23,17 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
-
-import mcp_types as types
-from mcp import Client
-from mcp.server import Server
+from typing import TYPE_CHECKING, Any
 
 from baton.world import ToolError, World
 
+if TYPE_CHECKING:
+    import mcp_types as types
+    from mcp.server import Server
+
 SERVER_NAME = "baton-world"
+# The ``mcp`` SDK (about 1 s of imports) is imported by the functions that use it, so a run whose
+# architecture calls no tool (``naive``, ``rag``) never loads it.
 
 
 @dataclass(slots=True)
@@ -52,6 +54,8 @@ class ToolOutcome:
 
 
 def _mcp_tools(world: World) -> list[types.Tool]:
+    import mcp_types as types
+
     return [types.Tool(name=spec.name, description=spec.description, input_schema=spec.parameters,
                        annotations=types.ToolAnnotations(read_only_hint=not spec.side_effect,
                                                          destructive_hint=spec.side_effect,
@@ -65,6 +69,9 @@ def _text(value: Any) -> str:
 
 def world_server(world: World, *, observer: Callable[[ToolOutcome], None] | None = None) -> Server:
     """An MCP server over ``world``. ``observer`` sees every call the server executed."""
+    import mcp_types as types
+    from mcp.server import Server
+
     tools = _mcp_tools(world)
     writes = {spec.name: spec.side_effect for spec in world.tool_specs()}
 
@@ -100,6 +107,8 @@ def openai_tool(tool: types.Tool) -> dict[str, Any]:
 
 
 def _decode(result: types.CallToolResult) -> tuple[Any, str | None]:
+    import mcp_types as types
+
     texts = [block.text for block in result.content if isinstance(block, types.TextContent)]
     text = "\n".join(texts)
     if result.is_error:
@@ -116,6 +125,8 @@ class ToolSession:
     """An MCP client session over one world: list the tools, call them, get :class:`ToolOutcome`."""
 
     def __init__(self, target: Server | str) -> None:
+        from mcp import Client
+
         self._client = Client(target, cache=None)
         self.tools: list[types.Tool] = []
         self._writes: dict[str, bool] = {}

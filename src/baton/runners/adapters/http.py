@@ -22,9 +22,6 @@ from __future__ import annotations
 import os
 import secrets
 
-import httpx
-
-from baton.client import call_headers
 from baton.errors import ConfigError
 from baton.runners.adapters.harness import AdapterInfraError, AdapterSession, Step, parse_response, run_adapter
 from baton.runners.adapters.types import AdapterRequest
@@ -52,6 +49,10 @@ async def run_http(ctx: RunContext) -> None:
     if not isinstance(url, str) or not url.startswith(("http://", "https://")):
         raise ConfigError(f"system {ctx.system.name!r}: params.url: expected an http(s) URL, got {url!r}")
     timeout = ctx.param("timeout_s", DEFAULT_TIMEOUT_S, (int, float))
+    import httpx  # here, not at import: a run of a built-in system never loads httpx or openai
+
+    from baton.client import call_headers
+
     headers = {**call_headers(), **_headers(ctx)}  # X-Baton-Run: the service may forward it to its model
 
     otel = _otel_options(ctx)
