@@ -39,7 +39,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import httpx
 
 from baton.errors import ConfigError
 from baton.runners.adapters.gateway import ModelGateway
@@ -227,6 +226,8 @@ def pick_answer(steps: list[Step], final: str, answer_task: str | None) -> str:
 @register_architecture("crewai")
 async def run_crewai(ctx: RunContext) -> None:
     """A CrewAI crew in its own environment; each task becomes a hop, tool calls reach the world over MCP."""
+    import httpx  # here, not at import: a run without a crew never pays for it
+
     pool = await asyncio.to_thread(sidecar_pool, ctx.system)  # started here unless preflight did it
     kinds = ctx.param("hop_kinds", {}, dict)
     verdict_key = ctx.param("verdict_key", "verdict", str)
