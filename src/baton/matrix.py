@@ -52,7 +52,6 @@ from baton.task import GoldenTask
 from baton.vendors import VendorProfile
 
 __all__ = [
-    "ISOLATED_HOPS",
     "SYSTEMS_FILE",
     "Matrix",
     "RunPlan",
@@ -73,7 +72,6 @@ __all__ = [
     "vendors_used",
 ]
 
-ISOLATED_HOPS = ("route", "retrieve", "draft", "act", "verify")
 SYSTEMS_FILE = "runners/systems.toml"
 DEFAULT_SYSTEMS = ("naive", "rag", "multi_agent")
 DEFAULT_VENDORS = ("sim-frontier",)
@@ -274,15 +272,19 @@ def parse_names(value: Any, where: str) -> tuple[str, ...]:
 
 
 def parse_modes(value: Any, where: str = "modes") -> tuple[str, ...]:
-    """Validate modes: 'system' or 'isolated:<hop>' with hop in route|retrieve|draft|act|verify."""
+    """Validate modes: 'system' or 'isolated:<hop>' with a hop some registered architecture can run
+    isolated (:func:`baton.runners.registry.isolated_hops`)."""
+    from baton.runners.registry import isolated_hops
+
     modes = parse_names(value, where)
+    hops = isolated_hops() if any(mode != "system" for mode in modes) else ()
     for mode in modes:
         if mode == "system":
             continue
         kind, _, hop = mode.partition(":")
-        if kind != "isolated" or hop not in ISOLATED_HOPS:
+        if kind != "isolated" or hop not in hops:
             raise ConfigError(f"{where}: unknown mode '{mode}'; expected 'system' or 'isolated:<hop>' "
-                              f"with hop one of {', '.join(ISOLATED_HOPS)}")
+                              f"with hop one of {', '.join(hops)}")
     return modes
 
 
