@@ -124,6 +124,7 @@ class Registry(Generic[T]):
         """Register ``obj`` as ``name``; the same object twice is fine, another object is an error."""
         if not name or not isinstance(name, str):
             raise ValueError(f"{self.kind}: a name must be a non-empty string, got {name!r}")
+        self._load_builtins()  # built-ins first: listing order is registration order
         if name in self._items and self._items[name] is not obj:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._items[name] = obj

@@ -12,19 +12,10 @@ RESULT_VERSION = 1
 
 Status = Literal["passed", "failed", "error"]
 
-# Failure categories of a failed run (first that applies, in this order of precedence).
-FailureCategory = Literal[
-    "forbidden_action",     # took an action the task forbids
-    "claimed_unperformed",  # claims an action ("I've refunded it") the world does not show
-    "acted_should_ask",     # acted although information was missing
-    "asked_should_act",     # asked for information it had / declined an action it should take
-    "wrong_state",          # final world state differs from gold
-    "forbidden_claim",      # said something it must not
-    "wrong_fact",           # stated a value that contradicts a fact ("$59" where gold is "$49")
-    "missing_facts",        # a required fact is absent
-    "missing_ask",          # an ask reply did not ask for a field gold.asks_for names
-    "failed_assertion",     # the LLM judge found a free-text assertion unmet
-]
+FailureCategory = str
+"""A failure category's name: one of :data:`baton.graders.registry.FAILURE_CATEGORIES` (built-ins
+and a user's, each with its precedence; see :mod:`baton.graders.builtin`). Stored as a plain
+string, so results written with a plugin's category still load without the plugin."""
 
 
 class Check(BaseModel):
@@ -42,7 +33,8 @@ class ComponentScore(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    component: Literal["route", "retrieval", "tool", "answer", "verifier"]
+    component: str = Field(min_length=1, description="the component grader's registered name "
+                           "(route, retrieval, tool, answer, verifier, or a user's)")
     score: float | None = None
     passed: bool | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict)
@@ -78,7 +70,7 @@ class RunGrade(BaseModel):
     status: Status
     checks: list[Check] = Field(default_factory=list)
     components: dict[str, ComponentScore] = Field(default_factory=dict)
-    failure_category: str | None = None
+    failure_category: FailureCategory | None = None
     first_divergent_hop: str | None = Field(default=None, description="route|retrieve|generate|tool|verify")
     judge: dict[str, Any] | None = Field(default=None, description="LLM judge verdict, model and prompt, if enabled.")
     unjudged: list[str] = Field(default_factory=list,
