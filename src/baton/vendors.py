@@ -2,7 +2,7 @@
 
 A profile names the *environment variable* holding the API key, never the key itself.
 
-``kind``:
+``kind`` (a registered :mod:`baton.vendor_kinds` entry; a user may add more):
   * ``openai``: any OpenAI-compatible endpoint at ``base_url`` (OpenAI, vLLM, Ollama, a gateway).
   * ``sim``: Baton's simulated vendor; Baton serves it on a loopback port for the run unless
     ``base_url`` points at one already running (``baton sim serve``). ``sim`` holds its knobs.
@@ -25,7 +25,8 @@ class VendorProfile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    kind: Literal["openai", "sim", "local"] = "openai"
+    kind: str = Field(default="openai", description="a registered vendor kind (baton.vendor_kinds): "
+                      "openai, sim, local or a user's")
     base_url: str | None = None
     model: str
     api_key_env: str | None = Field(default=None, description="Name of the env var holding the key.")
@@ -48,9 +49,20 @@ class VendorProfile(BaseModel):
                              "digits, '_'), e.g. OPENAI_API_KEY; the key itself belongs in that variable")
         return value
 
+    @field_validator("kind")
+    @classmethod
+    def _registered_kind(cls, value: str) -> str:
+        from baton.vendor_kinds import VENDOR_KINDS
+
+        if value not in VENDOR_KINDS:
+            raise ValueError(VENDOR_KINDS.unknown_message(value))
+        return value
+
     @property
     def simulated(self) -> bool:
-        return self.kind == "sim"
+        from baton.vendor_kinds import VENDOR_KINDS
+
+        return VENDOR_KINDS.get(self.kind).simulated
 
     def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.price_input_per_mtok + output_tokens * self.price_output_per_mtok) / 1e6
