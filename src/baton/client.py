@@ -33,7 +33,7 @@ from baton.model import ChatResponse, InfraError, Message, RequestedToolCall
 from baton.trace import Usage
 from baton.vendor_config import resolve
 from baton.task import GoldenTask
-from baton.vendor_kinds import VENDOR_KINDS, EmbeddedVendor, StartContext, VendorKind
+from baton.vendor_kinds import EmbeddedVendor, StartContext, VendorKind, kind_of
 from baton.vendors import VendorProfile
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def cache_identity(profile: VendorProfile) -> str:
     identity = profile.name
     if profile.max_output_tokens is not None:
         identity += f"|max_output_tokens={profile.max_output_tokens}"
-    kind = VENDOR_KINDS.get(profile.kind)
+    kind = kind_of(profile)
     if kind.identity is not None:
         return f"{identity}|{kind.identity(profile)}"
     return identity
@@ -271,7 +271,7 @@ class VendorClient:
         self._start_lock: asyncio.Lock | None = None
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
-        self._sim = VENDOR_KINDS.get(profile.kind).simulated
+        self._sim = kind_of(profile).simulated
         if endpoint is None and profile.base_url is None:
             raise ConfigError(f"vendor profile '{profile.name}': base_url: required for kind "
                               f"'{profile.kind}' outside a ClientPool")
@@ -538,7 +538,7 @@ class ClientPool:
         client = self._clients.get(name)
         if client is None:
             profile = self.profile(name)
-            kind = VENDOR_KINDS.get(profile.kind)
+            kind = kind_of(profile)
             endpoint = None
             if kind.start is not None and profile.base_url is None:
                 async def endpoint(profile: VendorProfile = profile, kind: VendorKind = kind) -> str:

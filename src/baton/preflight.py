@@ -47,12 +47,21 @@ class PreflightError(BatonError):
 
 
 def _embedded(profile: VendorProfile) -> bool:
-    return profile.kind in ("sim", "local") and profile.base_url is None
+    from baton.vendor_kinds import VENDOR_KINDS
+
+    return (profile.kind in VENDOR_KINDS and VENDOR_KINDS.get(profile.kind).start is not None
+            and profile.base_url is None)
 
 
 async def check_vendor(profile: VendorProfile, client: httpx.AsyncClient) -> str | None:
     """What is wrong with one vendor profile, or None when it is ready."""
     where = f"vendor profile '{profile.name}'"
+    from baton.vendor_kinds import kind_of
+
+    try:
+        kind_of(profile)
+    except ConfigError as exc:
+        return str(exc)
     if _embedded(profile):
         return None
     headers = {}

@@ -84,6 +84,13 @@ def _as_kind(name: str, found: object) -> VendorKind:
 VENDOR_KINDS: Registry[VendorKind] = Registry("vendor kind", "baton.vendor_kinds", convert=_as_kind, targets=False)
 
 
+def kind_of(profile: VendorProfile) -> VendorKind:
+    """The registered kind of ``profile``; an unknown kind is a :class:`ConfigError` naming the profile."""
+    if profile.kind not in VENDOR_KINDS:
+        raise ConfigError(f"vendor profile '{profile.name}': kind: {VENDOR_KINDS.unknown_message(profile.kind)}")
+    return VENDOR_KINDS.get(profile.kind)
+
+
 def register_vendor_kind(name: str, *, simulated: bool = False, shared: bool = False, description: str = "",
                          identity: Callable[[VendorProfile], str] | None = None
                          ) -> Callable[[StartFn], StartFn]:
