@@ -4,6 +4,7 @@ failure categories ranked by precedence, free task tags."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -119,3 +120,14 @@ def test_a_check_returning_the_wrong_type_is_a_clear_error(task):
             grade_run(task, trace_of(task, "x"))
     finally:
         CHECKS.remove("broken")
+
+
+def test_a_judge_record_stored_as_a_dict_loads_typed():
+    stored = {"status": "passed", "judge": {
+        "vendor": "judge-vendor", "model": "judge-1", "prompt": [{"role": "user", "content": "x"}],
+        "verdict": "fail", "score": 0.25, "reasons": "misses the period", "missing": ["period"], "raw": "{}",
+        "error": None, "assertions": [{"index": 1, "met": False, "reason": "no"}]}}
+    grade = RunGrade.model_validate_json(json.dumps(stored))
+    assert grade.judge is not None and grade.judge.verdict == "fail" and grade.judge.score == 0.25
+    assert grade.judge.assertions[0].met is False and grade.judge["vendor"] == "judge-vendor"
+    assert json.loads(grade.model_dump_json())["judge"]["missing"] == ["period"]

@@ -62,6 +62,40 @@ class HopReliability(BaseModel):
         return self.ok is not None
 
 
+class AssertionRuling(BaseModel):
+    """The judge's ruling on one free-text assertion of the task (1-based ``index``)."""
+
+    index: int
+    met: bool
+    reason: str = ""
+
+
+class JudgeVerdict(BaseModel):
+    """The LLM judge's record of one run (:mod:`baton.graders.judge`): who judged, with what prompt,
+    and the verdict; ``verdict`` is None (and ``error`` says why) when the judge was unavailable
+    or answered badly. Results written when this was an untyped dict load unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    vendor: str = ""
+    model: str = ""
+    prompt: list[dict[str, Any]] = Field(default_factory=list)
+    verdict: Literal["pass", "fail"] | None = None
+    score: float | None = None
+    reasons: str = ""
+    missing: list[str] = Field(default_factory=list)
+    raw: str = ""
+    error: str | None = None
+    assertions: list[AssertionRuling] | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        """Read access by key, as for the dict record older code and results use."""
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
+
+
 class RunGrade(BaseModel):
     """The graders' verdict on one trace."""
 
@@ -72,7 +106,7 @@ class RunGrade(BaseModel):
     components: dict[str, ComponentScore] = Field(default_factory=dict)
     failure_category: FailureCategory | None = None
     first_divergent_hop: str | None = Field(default=None, description="route|retrieve|generate|tool|verify")
-    judge: dict[str, Any] | None = Field(default=None, description="LLM judge verdict, model and prompt, if enabled.")
+    judge: JudgeVerdict | None = Field(default=None, description="LLM judge verdict, model and prompt, if enabled.")
     unjudged: list[str] = Field(default_factory=list,
                                 description="Free-text assertions of the task that no judge graded.")
     hops: dict[str, HopReliability] = Field(default_factory=dict, description="hop -> did it do its job "
