@@ -42,7 +42,7 @@ def test_unknown_name_lists_the_known_ones():
 
 def test_entry_points_load_only_when_an_unknown_name_is_asked_for(monkeypatch):
     calls: list[str] = []
-    monkeypatch.setattr("baton.registry.entry_points", lambda group: calls.append(group) or [])
+    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: calls.append(group) or [])
     things: Registry[int] = Registry("gadget", targets=False)
     things.add("known", 1)
     assert things.get("known") == 1 and calls == []

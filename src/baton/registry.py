@@ -19,7 +19,6 @@ import importlib
 import importlib.util
 import sys
 from collections.abc import Callable, Iterator
-from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
 from typing import Generic, TypeVar
@@ -43,6 +42,8 @@ def load_plugin_modules() -> None:
     if _plugins_loaded:
         return
     _plugins_loaded = True
+    from importlib.metadata import entry_points  # imported on first discovery: start-up stays cheap
+
     for ep in entry_points(group=PLUGINS_GROUP):
         try:
             ep.load()
@@ -195,6 +196,8 @@ class Registry(Generic[T]):
             return
         self._entry_points_loaded = True
         load_plugin_modules()
+        from importlib.metadata import entry_points
+
         for ep in entry_points(group=self.group):
             if ep.name in self._items:
                 continue
