@@ -131,3 +131,20 @@ def test_a_judge_record_stored_as_a_dict_loads_typed():
     assert grade.judge is not None and grade.judge.verdict == "fail" and grade.judge.score == 0.25
     assert grade.judge.assertions[0].met is False and grade.judge["vendor"] == "judge-vendor"
     assert json.loads(grade.model_dump_json())["judge"]["missing"] == ["period"]
+
+
+def test_the_readmes_example_check_fails_a_reply_with_a_placeholder(task):
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent / "plugins" / "dist"))
+    try:
+        importlib.import_module("baton_library_plugin.reply_checks")
+        grade = grade_run(task, trace_of(task, "Dear [Customer Name], books are lent for 21 days."))
+        assert grade.status == "failed" and grade.failure_category == "template_leak"
+        failed = [c for c in grade.checks if not c.passed]
+        assert [(c.name, c.detail) for c in failed] == [("no_template_placeholders", "unfilled: [Customer Name]")]
+    finally:
+        sys.path.remove(str(Path(__file__).parent / "plugins" / "dist"))
+        sys.modules.pop("baton_library_plugin.reply_checks", None)
+        CHECKS.remove("no_template_placeholders")

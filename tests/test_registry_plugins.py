@@ -57,7 +57,9 @@ def assert_plugin_parts_in(run_dir: Path) -> None:
         assert r["status"] in ("passed", "failed"), r["trace"].get("infra_error")
         checks = {c["name"]: c for c in r["grade"]["checks"]}
         assert "short_reply" in checks and checks["short_reply"]["detail"].endswith("words (max 60)")
-        assert "final_state" in checks  # the built-ins still run next to the plugin's check
+        assert "final_state" in checks  # the built-ins still run next to the plugin's checks
+        assert checks["no_template_placeholders"] == {"name": "no_template_placeholders", "passed": True,
+                                                      "detail": "none"}  # the README's example
         assert "lookup_recall" in r["grade"]["components"]
     system = [r for r in stored if r["key"]["mode"] == "system"]
     assert all(r["trace"]["answer"].startswith("Echo: ") for r in system)  # served by the echo kind
