@@ -67,7 +67,10 @@ def assert_plugin_parts_in(run_dir: Path) -> None:
     assert all(h["isolated"] for r in isolated for h in r["trace"]["hops"])
     assert all(r["grade"]["components"]["lookup_recall"]["score"] == 1.0 for r in stored)
     card = json.loads((run_dir / "card.json").read_text())
-    assert "lookup_recall_in_system" in json.dumps(card)
+    config = next(c for c in card["configurations"] if c["system"] == "two_step") if "configurations" in card \
+        else card
+    text = json.dumps(config)
+    assert '"lookup_recall_in_system": 1.0' in text and '"lookup_recall_isolated": 1.0' in text, text
     assert "two_step on echo-local: 2/2 successful runs" in (run_dir / "report.txt").read_text()
 
 

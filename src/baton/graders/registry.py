@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CHECKS", "COMPONENT_GRADERS", "FAILURE_CATEGORIES", "CheckFn", "CheckSpec", "ComponentGrader",
            "ComponentGraderSpec", "FailureCategory", "GENERIC_CATEGORY", "category_precedence",
-           "register_check", "register_component_grader", "register_failure_category"]
+           "component_of_hop", "register_check", "register_component_grader", "register_failure_category"]
 
 GENERIC_CATEGORY = "failed_check"
 """The category of a failing check that names none."""
@@ -71,11 +71,15 @@ class CheckSpec:
 
 @dataclass(frozen=True, slots=True)
 class ComponentGraderSpec:
-    """A registered component grader (``name`` is the component its scores are stored under)."""
+    """A registered component grader (``name`` is the component its scores are stored under).
+
+    ``hop``: the hop it scores, when an architecture can run that hop isolated under a name of
+    its own (``isolated:<hop>`` runs then count as this component's isolated score)."""
 
     name: str
     fn: ComponentGrader
     description: str = ""
+    hop: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,11 +152,13 @@ def register_check(name: str, *, category: str = GENERIC_CATEGORY, description: 
     return decorate
 
 
-def register_component_grader(name: str, *, description: str = "") -> Callable[[ComponentGrader], ComponentGrader]:
-    """Decorator: register ``grade(task, trace)`` as the grader of component ``name``."""
+def register_component_grader(name: str, *, description: str = "", hop: str | None = None
+                              ) -> Callable[[ComponentGrader], ComponentGrader]:
+    """Decorator: register ``grade(task, trace)`` as the grader of component ``name`` (``hop``: the
+    isolatable hop it scores, see :class:`ComponentGraderSpec`)."""
 
     def decorate(fn: ComponentGrader) -> ComponentGrader:
-        COMPONENT_GRADERS.add(name, ComponentGraderSpec(name, fn, description or _first_line(fn)))
+        COMPONENT_GRADERS.add(name, ComponentGraderSpec(name, fn, description or _first_line(fn), hop))
         return fn
 
     return decorate
@@ -163,3 +169,8 @@ def category_precedence(name: str) -> int:
     if name in FAILURE_CATEGORIES:
         return FAILURE_CATEGORIES.get(name).precedence
     return FAILURE_CATEGORIES.get(GENERIC_CATEGORY).precedence
+
+
+def component_of_hop(hop: str) -> str | None:
+    """The registered component grader that declares it scores ``hop``, if any."""
+    return next((name for name, spec in COMPONENT_GRADERS.items() if spec.hop == hop), None)

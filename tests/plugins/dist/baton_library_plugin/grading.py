@@ -3,6 +3,7 @@ grader for the two_step architecture's own hop."""
 
 from __future__ import annotations
 
+from baton.graders.registry import ComponentGraderSpec
 from baton.result import Check, ComponentScore
 from baton.task import GoldenTask
 from baton.trace import Trace
@@ -28,3 +29,7 @@ def lookup_recall(task: GoldenTask, trace: Trace) -> ComponentScore | None:
     recall = sum(1 for d in gold if d in found) / len(gold)
     return ComponentScore(component="lookup_recall", score=recall, passed=recall == 1.0,
                           detail=f"found {sorted(found)} of gold {gold}")
+
+
+LOOKUP_RECALL = ComponentGraderSpec("lookup_recall", lookup_recall, hop="lookup")
+"""Registered as a spec: it scores the ``lookup`` hop, so ``isolated:lookup`` runs are its isolated score."""
