@@ -71,6 +71,9 @@ def assert_plugin_parts_in(run_dir: Path) -> None:
         else card
     text = json.dumps(config)
     assert '"lookup_recall_in_system": 1.0' in text and '"lookup_recall_isolated": 1.0' in text, text
+    # the grader declares the hop it scores: the hop's reliability, alone and in the system
+    assert all(r["grade"]["hops"]["lookup"]["ok"] is True for r in stored)
+    assert config["lookup_reliability_isolated"] == 1.0 and config["lookup_reliability_in_system"] == 1.0
     assert "two_step on echo-local: 2/2 successful runs" in (run_dir / "report.txt").read_text()
 
 

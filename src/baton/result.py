@@ -53,7 +53,8 @@ class HopReliability(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    hop: ReliabilityHop
+    hop: str = Field(min_length=1, description="route, retrieve, act, draft, verify, or the hop a user's "
+                     "component grader declares (register_component_grader(..., hop=))")
     ok: bool | None = None
     detail: str = ""
 

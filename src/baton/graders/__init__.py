@@ -17,7 +17,7 @@ from baton.graders.inputs import grading, user_texts
 from baton.graders.registry import (CHECKS, COMPONENT_GRADERS, GENERIC_CATEGORY, CheckSpec, category_precedence,
                                     register_check, register_component_grader, register_failure_category)
 from baton.graders.reliability import hop_reliability, model_choices
-from baton.result import Check, ComponentScore, RunGrade
+from baton.result import Check, ComponentScore, HopReliability, RunGrade
 from baton.task import GoldenTask
 from baton.trace import Trace
 
@@ -44,6 +44,18 @@ def _run_grader(name: str, task: GoldenTask, trace: Trace) -> ComponentScore | N
         return score.model_copy(update={"component": name})
     raise BatonError(f"component grader {name!r} returned {type(score).__name__}; expected a "
                      f"baton.result.ComponentScore, or None when the system has no such hop")
+
+
+def _declared_hops(components: dict[str, ComponentScore], known: dict[str, HopReliability]
+                   ) -> dict[str, HopReliability]:
+    """Reliability of the hops user component graders declare (``hop=``): did the hop do its job,
+    as the grader's ``passed`` says (None: not applicable). Built-in hops keep their own verdicts."""
+    out = {}
+    for name, score in components.items():
+        hop = COMPONENT_GRADERS.get(name).hop
+        if hop is not None and hop not in known:
+            out[hop] = HopReliability(hop=hop, ok=score.passed, detail=f"{name}: {score.detail}")
+    return out
 
 
 def _category(builtin: str | None, failed: list[CheckSpec]) -> str | None:
@@ -76,6 +88,7 @@ def grade_run(task: GoldenTask, trace: Trace) -> RunGrade:
                       if (score := _run_grader(name, task, trace)) is not None}
         verdict = inputs.verdict
         hops = hop_reliability(task, trace, inputs.calls, verdict, inputs.verifier, inputs.users)
+        hops.update(_declared_hops(components, hops))
         choices = model_choices(trace)
         unjudged = list(task.gold.assertions)  # graded only by an LLM judge (graders.judge)
         if all(c.passed for c in checks):
