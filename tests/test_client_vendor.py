@@ -187,12 +187,12 @@ async def test_pool_starts_embedded_sim_lazily_and_stops_it() -> None:
     profiles = {"sim-a": VendorProfile(name="sim-a", kind="sim", model="sim-a"),
                 "sim-b": VendorProfile(name="sim-b", kind="sim", model="sim-b", sim={"wrong_label": 0.5})}
     async with ClientPool(profiles, tasks=[TASK]) as pool:
-        assert pool._sim_server is None
+        assert pool.embedded("sim") is None
         a, b = pool.client("sim-a"), pool.client("sim-b")
         assert pool.client("sim-a") is a and a.simulated and pool.profile("sim-b").model == "sim-b"
         outs = await asyncio.gather(a.chat(ASK), b.chat(ASK))
         assert all(o.text for o in outs)
-        port = pool._sim_server.port
+        port = pool.embedded("sim").port
         assert _port_open(port)
         with pytest.raises(ConfigError, match="sim-a"):
             pool.client("nope")
@@ -205,7 +205,7 @@ async def test_pool_stops_embedded_sim_on_error() -> None:
     with pytest.raises(RuntimeError):
         async with ClientPool(profiles, tasks=[TASK]) as pool:
             await pool.client("sim-a").chat(ASK)
-            port = pool._sim_server.port
+            port = pool.embedded("sim").port
             raise RuntimeError("boom")
     assert port is not None and not _port_open(port)
 

@@ -44,7 +44,7 @@ async def test_local_smollm2_completion_json_and_tool_call() -> None:
         tooled = await client.chat([{"role": "user", "content": "Look up invoice 4471."}], tools=TOOLS,
                                    max_tokens=64, seed=1)
         assert tooled.tool_calls and tooled.tool_calls[0].name == "get_invoice"
-        pid = next(iter(pool._local_servers.values())).pid
+        pid = pool.embedded("local", "local-smollm2").pid
         assert pid is not None and not _gone(pid)
     assert _gone(pid)
 

@@ -33,6 +33,7 @@ from baton.model import ChatResponse, InfraError, Message, RequestedToolCall
 from baton.trace import Usage
 from baton.vendor_config import resolve
 from baton.task import GoldenTask
+from baton.vendor_kinds import EmbeddedVendor, StartContext, VendorKind, kind_of
 from baton.vendors import VendorProfile
 
 log = logging.getLogger(__name__)
@@ -113,16 +114,15 @@ def cache_identity(profile: VendorProfile) -> str:
     identity = profile.name
     if profile.max_output_tokens is not None:
         identity += f"|max_output_tokens={profile.max_output_tokens}"
-    if profile.kind == "sim":
-        settings = json.dumps(profile.sim, sort_keys=True, default=str)
-        return f"{identity}|sim:{_sim_code_fingerprint()}|{settings}"
-    if profile.kind == "local":
-        return f"{identity}|local:{json.dumps(profile.local, sort_keys=True, default=str)}"
+    kind = kind_of(profile)
+    if kind.identity is not None:
+        return f"{identity}|{kind.identity(profile)}"
     return identity
 
 
 @functools.lru_cache(maxsize=1)
-def _sim_code_fingerprint() -> str:
+def sim_code_fingerprint() -> str:
+    """A digest of the simulator's code (part of a simulated vendor's cache identity)."""
     import baton.sim
 
     digest = hashlib.sha256()
@@ -271,7 +271,7 @@ class VendorClient:
         self._start_lock: asyncio.Lock | None = None
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
-        self._sim = profile.kind == "sim"
+        self._sim = kind_of(profile).simulated
         if endpoint is None and profile.base_url is None:
             raise ConfigError(f"vendor profile '{profile.name}': base_url: required for kind "
                               f"'{profile.kind}' outside a ClientPool")
@@ -509,9 +509,10 @@ class ClientPool:
     """One client per vendor profile, and the embedded vendors those clients need.
 
     ``async with ClientPool(profiles) as pool: client = pool.client("sim-frontier")``. The
-    simulated vendor (one server for every ``kind = "sim"`` profile without a ``base_url``) and
-    the local model (``kind = "local"``) start on the first call that needs them and stop when the
-    pool closes, also on error and on Ctrl-C."""
+    embedded vendors of the profiles' kinds (:mod:`baton.vendor_kinds`: the simulated vendor, one
+    server for every ``kind = "sim"`` profile without a ``base_url``; the local model; a user's
+    kind) start on the first call that needs them and stop when the pool closes, also on error
+    and on Ctrl-C."""
 
     def __init__(self, profiles: Mapping[str, VendorProfile], *, cache: ResponseCache | None = None,
                  http_client: Any | None = None, backoff_s: float = 0.5,
@@ -522,8 +523,7 @@ class ClientPool:
         self._http_client = http_client
         self._backoff_s = backoff_s
         self._clients: dict[str, VendorClient] = {}
-        self._sim_server: Any = None
-        self._local_servers: dict[str, Any] = {}
+        self._servers: dict[str, tuple[VendorKind, EmbeddedVendor]] = {}  # kind or kind/profile -> server
         self._lock: asyncio.Lock | None = None
 
     def profile(self, name: str) -> VendorProfile:
@@ -538,12 +538,11 @@ class ClientPool:
         client = self._clients.get(name)
         if client is None:
             profile = self.profile(name)
+            kind = kind_of(profile)
             endpoint = None
-            if profile.kind == "sim" and profile.base_url is None:
-                endpoint = self._sim_endpoint
-            elif profile.kind == "local" and profile.base_url is None:
-                async def endpoint(profile: VendorProfile = profile) -> str:
-                    return await self._local_endpoint(profile)
+            if kind.start is not None and profile.base_url is None:
+                async def endpoint(profile: VendorProfile = profile, kind: VendorKind = kind) -> str:
+                    return await self._embedded_endpoint(kind, profile)
             client = VendorClient(profile, cache=self._cache, http_client=self._http_client,
                                   backoff_s=self._backoff_s, endpoint=endpoint)
             self._clients[name] = client
@@ -554,63 +553,60 @@ class ClientPool:
         new = [t for t in tasks if self._tasks.get((t.id, t.version)) is not t]
         for task in new:
             self._tasks[(task.id, task.version)] = task
-        if new and self._sim_server is not None:
-            self._sim_server.tasks.add(new)
+        if new:
+            for kind, server in self._servers.values():
+                if kind.add_tasks is not None:
+                    kind.add_tasks(server, new)
 
     def _guard(self) -> asyncio.Lock:
         if self._lock is None:
             self._lock = asyncio.Lock()
         return self._lock
 
-    async def _sim_endpoint(self) -> str:
-        from baton.sim.server import SimServer
+    def embedded(self, kind: str, profile: str | None = None) -> EmbeddedVendor | None:
+        """The running embedded vendor of ``kind`` (of ``profile`` for a per-profile kind), if started."""
+        entry = self._servers.get(kind) or self._servers.get(f"{kind}/{profile}")
+        return entry[1] if entry is not None else None
 
+    async def _embedded_endpoint(self, kind: VendorKind, profile: VendorProfile) -> str:
+        assert kind.start is not None
+        key = kind.name if kind.shared else f"{kind.name}/{profile.name}"
         async with self._guard():
-            if self._sim_server is None:
-                server = SimServer.from_profiles(self._profiles, tasks=self._tasks.values())
-                await server.astart()
-                self._sim_server = server
-            return self._sim_server.base_url
-
-    async def _local_endpoint(self, profile: VendorProfile) -> str:
-        from baton.local_model import LocalModelServer
-
-        async with self._guard():
-            server = self._local_servers.get(profile.name)
-            if server is None:
-                server = LocalModelServer.from_profile(profile)
-                await asyncio.to_thread(server.start)
-                self._local_servers[profile.name] = server
-            return server.base_url
+            entry = self._servers.get(key)
+            if entry is None:
+                server = await kind.start(profile, StartContext(self._profiles, list(self._tasks.values())))
+                entry = self._servers[key] = (kind, server)
+            return entry[1].base_url
 
     async def aclose(self) -> None:
         """Stop every embedded vendor this pool started and close the HTTP clients."""
-        sim, self._sim_server = self._sim_server, None
-        local_servers, self._local_servers = list(self._local_servers.values()), {}
+        servers, self._servers = list(self._servers.values()), {}
         clients, self._clients = list(self._clients.values()), {}
         try:
             for client in clients:
                 with contextlib.suppress(Exception):  # a client bound to a finished loop: nothing to free
                     await client.aclose()
         finally:
-            try:
-                for server in local_servers:
-                    await asyncio.to_thread(server.stop)
-            finally:
-                if sim is not None:
-                    await sim.astop()
+            await _stop_all([server for _, server in reversed(servers)])
 
     def close(self) -> None:
         """Best-effort synchronous stop of the embedded vendors (outside a running loop)."""
-        for server in self._local_servers.values():
+        servers, self._servers = list(self._servers.values()), {}
+        for _, server in reversed(servers):
             server.stop()
-        self._local_servers = {}
-        if self._sim_server is not None:
-            self._sim_server.stop()
-            self._sim_server = None
 
     async def __aenter__(self) -> ClientPool:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+async def _stop_all(servers: list[EmbeddedVendor]) -> None:
+    """Stop each server, every one even when an earlier stop raises (the first error re-raised)."""
+    if not servers:
+        return
+    try:
+        await servers[0].astop()
+    finally:
+        await _stop_all(servers[1:])

@@ -22,13 +22,12 @@ from typing import Any
 
 from baton.errors import ConfigError
 from baton.result import RunKey
-from baton.run_settings import ISOLATED_HOPS, check_int, parse_modes
+from baton.run_settings import check_int, parse_modes
 from baton.systems import SystemConfig
 from baton.task import GoldenTask
 from baton.vendors import VendorProfile
 
 __all__ = [
-    "ISOLATED_HOPS",
     "Matrix",
     "VendorLimit",
     "resolve_vendor_limits",

@@ -50,7 +50,10 @@ class PreflightError(BatonError):
 
 
 def _embedded(profile: VendorProfile) -> bool:
-    return profile.kind in ("sim", "local") and profile.base_url is None
+    from baton.vendor_kinds import VENDOR_KINDS
+
+    return (profile.kind in VENDOR_KINDS and VENDOR_KINDS.get(profile.kind).start is not None
+            and profile.base_url is None)
 
 
 async def check_vendor(profile: VendorProfile, client: httpx.AsyncClient) -> str | None:
@@ -58,6 +61,12 @@ async def check_vendor(profile: VendorProfile, client: httpx.AsyncClient) -> str
     import httpx2 as httpx  # openai's transport, loaded for the run anyway; httpx would also load rich and click
 
     where = f"vendor profile '{profile.name}'"
+    from baton.vendor_kinds import kind_of
+
+    try:
+        kind_of(profile)
+    except ConfigError as exc:
+        return str(exc)
     if _embedded(profile):
         return None
     headers = {}

@@ -12,19 +12,10 @@ RESULT_VERSION = 1
 
 Status = Literal["passed", "failed", "error"]
 
-# Failure categories of a failed run (first that applies, in this order of precedence).
-FailureCategory = Literal[
-    "forbidden_action",     # took an action the task forbids
-    "claimed_unperformed",  # claims an action ("I've refunded it") the world does not show
-    "acted_should_ask",     # acted although information was missing
-    "asked_should_act",     # asked for information it had / declined an action it should take
-    "wrong_state",          # final world state differs from gold
-    "forbidden_claim",      # said something it must not
-    "wrong_fact",           # stated a value that contradicts a fact ("$59" where gold is "$49")
-    "missing_facts",        # a required fact is absent
-    "missing_ask",          # an ask reply did not ask for a field gold.asks_for names
-    "failed_assertion",     # the LLM judge found a free-text assertion unmet
-]
+FailureCategory = str
+"""A failure category's name: one of :data:`baton.graders.registry.FAILURE_CATEGORIES` (built-ins
+and a user's, each with its precedence; see :mod:`baton.graders.builtin`). Stored as a plain
+string, so results written with a plugin's category still load without the plugin."""
 
 
 class Check(BaseModel):
@@ -42,7 +33,8 @@ class ComponentScore(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    component: Literal["route", "retrieval", "tool", "answer", "verifier"]
+    component: str = Field(min_length=1, description="the component grader's registered name "
+                           "(route, retrieval, tool, answer, verifier, or a user's)")
     score: float | None = None
     passed: bool | None = None
     metrics: dict[str, float | None] = Field(default_factory=dict)
@@ -61,13 +53,48 @@ class HopReliability(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    hop: ReliabilityHop
+    hop: str = Field(min_length=1, description="route, retrieve, act, draft, verify, or the hop a user's "
+                     "component grader declares (register_component_grader(..., hop=))")
     ok: bool | None = None
     detail: str = ""
 
     @property
     def applicable(self) -> bool:
         return self.ok is not None
+
+
+class AssertionRuling(BaseModel):
+    """The judge's ruling on one free-text assertion of the task (1-based ``index``)."""
+
+    index: int
+    met: bool
+    reason: str = ""
+
+
+class JudgeVerdict(BaseModel):
+    """The LLM judge's record of one run (:mod:`baton.graders.judge`): who judged, with what prompt,
+    and the verdict; ``verdict`` is None (and ``error`` says why) when the judge was unavailable
+    or answered badly. Results written when this was an untyped dict load unchanged."""
+
+    model_config = ConfigDict(extra="allow")
+
+    vendor: str = ""
+    model: str = ""
+    prompt: list[dict[str, Any]] = Field(default_factory=list)
+    verdict: Literal["pass", "fail"] | None = None
+    score: float | None = None
+    reasons: str = ""
+    missing: list[str] = Field(default_factory=list)
+    raw: str = ""
+    error: str | None = None
+    assertions: list[AssertionRuling] | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        """Read access by key, as for the dict record older code and results use."""
+        return getattr(self, key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return getattr(self, key, default)
 
 
 class RunGrade(BaseModel):
@@ -78,9 +105,9 @@ class RunGrade(BaseModel):
     status: Status
     checks: list[Check] = Field(default_factory=list)
     components: dict[str, ComponentScore] = Field(default_factory=dict)
-    failure_category: str | None = None
+    failure_category: FailureCategory | None = None
     first_divergent_hop: str | None = Field(default=None, description="route|retrieve|generate|tool|verify")
-    judge: dict[str, Any] | None = Field(default=None, description="LLM judge verdict, model and prompt, if enabled.")
+    judge: JudgeVerdict | None = Field(default=None, description="LLM judge verdict, model and prompt, if enabled.")
     unjudged: list[str] = Field(default_factory=list,
                                 description="Free-text assertions of the task that no judge graded.")
     hops: dict[str, HopReliability] = Field(default_factory=dict, description="hop -> did it do its job "

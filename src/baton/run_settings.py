@@ -29,10 +29,9 @@ from typing import Any
 
 from baton.errors import ConfigError
 
-__all__ = ["int_at_least", "modes_of", "names_of", "COMPARE_KEYS", "DEFAULT_SYSTEMS", "DEFAULT_VENDORS", "ISOLATED_HOPS", "Execution", "RunSettings",
+__all__ = ["int_at_least", "modes_of", "names_of", "COMPARE_KEYS", "DEFAULT_SYSTEMS", "DEFAULT_VENDORS", "Execution", "RunSettings",
            "check_int", "load_compare_table", "load_settings", "parse_modes", "parse_names"]
 
-ISOLATED_HOPS = ("route", "retrieve", "draft", "act", "verify")
 DEFAULT_SYSTEMS = ("naive", "rag", "multi_agent")
 DEFAULT_VENDORS = ("sim-frontier",)
 
@@ -90,15 +89,21 @@ def names_of(value: Any) -> tuple[str, ...]:
 
 
 def modes_of(value: Any) -> tuple[str, ...]:
-    """Modes: 'system' or 'isolated:<hop>' with hop in route|retrieve|draft|act|verify."""
+    """Modes: 'system' or 'isolated:<hop>' with a hop some registered architecture can run isolated
+    (:func:`baton.runners.registry.isolated_hops`; the registry loads only when such a mode is named)."""
     modes = names_of(value)
+    if all(mode == "system" for mode in modes):
+        return modes
+    from baton.runners.registry import isolated_hops
+
+    hops = isolated_hops()
     for mode in modes:
         if mode == "system":
             continue
         kind, _, hop = mode.partition(":")
-        if kind != "isolated" or hop not in ISOLATED_HOPS:
+        if kind != "isolated" or hop not in hops:
             raise ValueError(f"unknown mode '{mode}'; expected 'system' or 'isolated:<hop>' "
-                             f"with hop one of {', '.join(ISOLATED_HOPS)}")
+                             f"with hop one of {', '.join(hops)}")
     return modes
 
 

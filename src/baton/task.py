@@ -445,8 +445,8 @@ class Turn(_Strict):
     content: str
 
 
-Tag = Literal["multi_hop", "action", "refusal", "missing_info", "injection", "stale_policy",
-              "wrong_route_trap", "multi_tool", "faq", "near_duplicate", "escalation"]
+Tag = Annotated[str, StringConstraints(min_length=1, strip_whitespace=True)]
+"""A free-form task tag (``multi_hop``, ``refusal``, ``vip_customer``...): reports group by it."""
 
 
 class GoldenTask(_Strict):

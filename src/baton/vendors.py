@@ -2,7 +2,7 @@
 
 A profile names the *environment variable* holding the API key, never the key itself.
 
-``kind``:
+``kind`` (a registered :mod:`baton.vendor_kinds` entry; a user may add more):
   * ``openai``: any OpenAI-compatible endpoint at ``base_url`` (OpenAI, vLLM, Ollama, a gateway).
   * ``sim``: Baton's simulated vendor; Baton serves it on a loopback port for the run unless
     ``base_url`` points at one already running (``baton sim serve``). ``sim`` holds its knobs.
@@ -25,7 +25,8 @@ class VendorProfile(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    kind: Literal["openai", "sim", "local"] = "openai"
+    kind: str = Field(default="openai", min_length=1, description="a registered vendor kind "
+                      "(baton.vendor_kinds): openai, sim, local or a user's; checked when the vendor is used")
     base_url: str | None = None
     model: str
     api_key_env: str | None = Field(default=None, description="Name of the env var holding the key.")
@@ -50,7 +51,11 @@ class VendorProfile(BaseModel):
 
     @property
     def simulated(self) -> bool:
-        return self.kind == "sim"
+        """Whether its kind is a simulated one (False for a kind no longer registered: a stored
+        manifest of a plugin's vendor still loads; running it is a clear error, see preflight)."""
+        from baton.vendor_kinds import VENDOR_KINDS
+
+        return self.kind in VENDOR_KINDS and VENDOR_KINDS.get(self.kind).simulated
 
     def cost_usd(self, input_tokens: int, output_tokens: int) -> float:
         return (input_tokens * self.price_input_per_mtok + output_tokens * self.price_output_per_mtok) / 1e6

@@ -31,9 +31,14 @@ from baton.errors import BatonError, ConfigError
 DEFAULT_VENDORS = ("local-smollm2", "sim-frontier", "sim-small", "sim-flaky")
 DEFAULT_SYSTEMS = ("naive", "rag", "multi_agent")
 DEFAULT_TRIALS = 3
-DEFAULT_MODES = ("system", "isolated:route", "isolated:retrieve", "isolated:draft", "isolated:act",
-                 "isolated:verify")
 DEFAULT_LOCAL_TASK_COUNT = 2
+
+
+def default_modes() -> list[str]:
+    """'system' and every isolated mode a registered architecture declares."""
+    from baton.runners.registry import isolated_modes
+
+    return ["system", *isolated_modes()]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -98,7 +103,7 @@ def compare(args: argparse.Namespace) -> int:
 
     vendors = list(parse_names(choose(args.vendors, "vendors", list(DEFAULT_VENDORS)), f"{source}: vendors"))
     systems = list(parse_names(choose(args.systems, "systems", list(DEFAULT_SYSTEMS)), f"{source}: systems"))
-    modes = list(parse_modes(choose(args.modes, "modes", list(DEFAULT_MODES)), f"{source}: modes"))
+    modes = list(parse_modes(choose(args.modes, "modes", default_modes()), f"{source}: modes"))
     trials = _positive(choose(args.trials, "trials", DEFAULT_TRIALS), f"{source}: trials")
     local_trials = _positive(choose(args.local_trials, "local_trials", 1), f"{source}: local_trials")
     seed = choose(args.seed, "seed", settings.seed)

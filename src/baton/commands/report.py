@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from baton.errors import BatonError
-from baton.reports.formats import FORMATS, parse_formats
+from baton.reports.formats import parse_formats
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -19,7 +19,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="DIR", type=Path, default=None,
                         help="where to write the reports (default: RUN_DIR)")
     parser.add_argument("--format", dest="formats", metavar="LIST", type=_formats,
-                        default=FORMATS, help=f"comma-separated subset of {','.join(FORMATS)} (default: all)")
+                        default=None, help="comma-separated report formats: html, md, csv, json or a "
+                        "registered one (default: all)")
     parser.set_defaults(func=run)
 
 

@@ -2,8 +2,8 @@
 
 :func:`judge_answer` asks any :class:`~baton.model.ModelClient` for a structured verdict on a
 run's answer, given the task's request, gold outcome, required facts, forbidden claims and the
-actions the run performed. It returns a record of the judge's vendor, model, prompt and verdict,
-which callers store as ``RunGrade.judge`` (:func:`grade_run_with_judge` does both).
+actions the run performed. It returns a typed record (:class:`~baton.result.JudgeVerdict`) of
+the judge's vendor, model, prompt and verdict, which callers store as ``RunGrade.judge`` (:func:`grade_run_with_judge` does both).
 
 The judge's overall verdict is advice, never part of system success. A task's free-text
 ``gold.assertions`` ("tells the customer the exception needs the billing team") are the
@@ -21,7 +21,7 @@ from typing import Any
 from baton.graders import grade_run
 from baton.graders.calls import observed_calls
 from baton.model import InfraError, Message, ModelClient
-from baton.result import Check, RunGrade
+from baton.result import Check, JudgeVerdict, RunGrade
 from baton.task import GoldenTask
 from baton.trace import Trace
 
@@ -118,11 +118,12 @@ def _verdict(parsed: Any) -> tuple[dict[str, Any] | None, str | None]:
     return record, None
 
 
-async def judge_answer(task: GoldenTask, trace: Trace, client: ModelClient) -> dict[str, Any]:
+async def judge_answer(task: GoldenTask, trace: Trace, client: ModelClient) -> JudgeVerdict:
     """Ask ``client`` for a verdict on ``trace.answer``; never raises for the judge's failures.
 
-    Returns ``{vendor, model, prompt, verdict, score, reasons, missing, raw, error}``; ``verdict``
-    is None (and ``error`` says why) when the judge was unavailable or answered badly.
+    Returns the typed record (vendor, model, prompt, verdict, score, reasons, missing, raw,
+    error, assertions); ``verdict`` is None (and ``error`` says why) when the judge was
+    unavailable or answered badly.
     """
     messages = judge_messages(task, trace)
     record: dict[str, Any] = {"vendor": client.vendor_name, "model": client.model_name,
@@ -133,7 +134,7 @@ async def judge_answer(task: GoldenTask, trace: Trace, client: ModelClient) -> d
                                      temperature=0.0)
     except InfraError as exc:
         record["error"] = f"judge unavailable: {exc}"
-        return record
+        return JudgeVerdict.model_validate(record)
     record["raw"] = response.text
     parsed = response.parsed
     if parsed is None and response.text:
@@ -146,22 +147,23 @@ async def judge_answer(task: GoldenTask, trace: Trace, client: ModelClient) -> d
         record["error"] = error if response.error is None else f"{response.error}; {error}"
     else:
         record.update(verdict)
-    return record
+    return JudgeVerdict.model_validate(record)
 
 
-def apply_judge(task: GoldenTask, grade: RunGrade, record: dict[str, Any]) -> RunGrade:
+def apply_judge(task: GoldenTask, grade: RunGrade, record: JudgeVerdict | dict[str, Any]) -> RunGrade:
     """``grade`` with the judge's ``record`` stored, and its rulings on ``gold.assertions`` turned
     into the ``assertions`` check (see the module docstring). Assertions it gave no ruling on stay
     unjudged."""
     if grade.status == "error":
         return grade
-    update: dict[str, Any] = {"judge": record}
+    verdict = record if isinstance(record, JudgeVerdict) else JudgeVerdict.model_validate(record)
+    update: dict[str, Any] = {"judge": verdict}
     assertions = task.gold.assertions
-    rulings = {r["index"]: r for r in record.get("assertions") or []} if record.get("verdict") else {}
+    rulings = {r.index: r for r in verdict.assertions or []} if verdict.verdict else {}
     judged = [(i, text, rulings[i]) for i, text in enumerate(assertions, 1) if i in rulings]
     if assertions and judged:
-        unmet = [(i, text, r) for i, text, r in judged if not r["met"]]
-        detail = "; ".join(f"unmet: {text!r} ({r['reason']})" for _, text, r in unmet) or \
+        unmet = [(i, text, r) for i, text, r in judged if not r.met]
+        detail = "; ".join(f"unmet: {text!r} ({r.reason})" for _, text, r in unmet) or \
             f"{len(judged)} assertion(s) met (LLM judge)"
         checks = [*grade.checks, Check(name="assertions", passed=not unmet, detail=detail)]
         update.update(checks=checks, unjudged=[text for i, text in enumerate(assertions, 1) if i not in rulings])

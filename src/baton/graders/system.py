@@ -18,8 +18,9 @@ A run passes when every check passes:
 (:mod:`baton.graders.asks`). ``facts`` fails on a required fact not stated and on any fact
 (required or optional) contradicted by a stated value (:mod:`baton.graders.statements`).
 
-The failure category is the first that applies, in :data:`baton.result.FailureCategory` order
-(the documented precedence: what the run *did* outranks what it *said*):
+The failure category is the first that applies, in this order (the documented precedence, the
+built-in entries of :data:`baton.graders.registry.FAILURE_CATEGORIES`: what the run *did*
+outranks what it *said*; a user's check names its own category, ranked by its precedence):
 
 1. forbidden_action: a successful call matches a gold forbidden action;
 2. claimed_unperformed: the answer claims an action no successful call performed;

@@ -49,14 +49,20 @@ class Flattened:
 def isolated_component(mode: str, trace: Trace) -> str | None:
     """The component an ``isolated:<hop>`` run measures; None for system runs.
 
-    Known hop names map directly; for other names (adapters' nodes) the kind of the hop marked
-    ``isolated`` in the trace decides.
+    Known hop names map directly; then a registered component grader that declares the hop
+    (``register_component_grader(..., hop=)``); for other names (adapters' nodes) the kind of the
+    hop marked ``isolated`` in the trace decides.
     """
     if not mode.startswith(ISOLATED_PREFIX):
         return None
     hop = mode[len(ISOLATED_PREFIX):]
     if hop in ISOLATED_HOP_COMPONENT:
         return ISOLATED_HOP_COMPONENT[hop]
+    from baton.graders.registry import component_of_hop
+
+    declared = component_of_hop(hop)  # a user's grader of an architecture's own hop
+    if declared is not None:
+        return declared
     for step in trace.hops:
         if step.isolated or step.name == hop:
             return HOP_KIND_COMPONENT[step.kind]

@@ -189,10 +189,17 @@ def _rate(values: pd.Series) -> tuple[float | None, int, int]:
             int(values.isna().sum()))
 
 
+def hops_in(*frames: pd.DataFrame) -> list[str]:
+    """The built-in hops in pipeline order, then the other hops with verdicts in ``frames`` (those
+    a user's component grader declares), by name."""
+    seen = {c[len(HOP_PREFIX):] for frame in frames for c in frame.columns if c.startswith(HOP_PREFIX)}
+    return [*RELIABILITY_HOPS, *sorted(seen - set(RELIABILITY_HOPS))]
+
+
 def hop_rows(counted: pd.DataFrame, isolated: pd.DataFrame) -> list[HopRow]:
     """Per hop, in-system from ``counted`` system runs, isolated from ``isolated:<hop>`` runs."""
     rows = []
-    for hop in RELIABILITY_HOPS:
+    for hop in hops_in(counted, isolated):
         in_rate, in_n, in_na = _rate(_ok(counted, hop))
         mine = isolated[isolated["mode"] == f"isolated:{hop}"] if not isolated.empty else isolated
         iso_rate, iso_n, iso_na = _rate(_ok(mine, hop))
@@ -281,7 +288,8 @@ def _fix_first(counted: pd.DataFrame, measured: float | None) -> list[FixGain]:
         return []
     gains = []
     success = counted["success"].astype(bool)
-    for hop in RELIABILITY_HOPS:
+    order = hops_in(counted)
+    for hop in order:
         values = _ok(counted, hop)
         applicable = values.notna()
         right = values == 1.0
@@ -291,7 +299,7 @@ def _fix_first(counted: pd.DataFrame, measured: float | None) -> list[FixGain]:
         rate_right = float(success[right].mean())
         expected = (float(success[~applicable].sum()) + int(applicable.sum()) * rate_right) / len(counted)
         gains.append(FixGain(hop, expected, expected - measured, wrong))
-    return sorted(gains, key=lambda g: (-g.gain, RELIABILITY_HOPS.index(g.hop)))  # type: ignore[arg-type]
+    return sorted(gains, key=lambda g: (-g.gain, order.index(g.hop)))
 
 
 def _branches(counted: pd.DataFrame) -> list[Branch]:

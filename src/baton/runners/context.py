@@ -21,7 +21,6 @@ from baton.trace import Hop, HopKind, Trace, Usage
 from baton.world import World
 
 SYSTEM_MODE = "system"
-ISOLATABLE_HOPS = ("route", "retrieve", "draft", "act", "verify")
 
 
 class ClientSource(Protocol):
@@ -38,10 +37,12 @@ def parse_mode(mode: str) -> str | None:
     """The isolated hop of ``mode`` ('isolated:act' -> 'act'), or None for 'system'."""
     if mode == SYSTEM_MODE:
         return None
+    from baton.runners.registry import isolated_hops
+
     prefix, _, hop = mode.partition(":")
-    if prefix != "isolated" or hop not in ISOLATABLE_HOPS:
+    if prefix != "isolated" or hop not in (hops := isolated_hops()):
         raise ConfigError(f"mode: expected 'system' or 'isolated:<hop>' with hop one of "
-                          f"{', '.join(ISOLATABLE_HOPS)}; got {mode!r}")
+                          f"{', '.join(hops)}; got {mode!r}")
     return hop
 
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from baton.errors import BatonError, ConfigError
-from baton.runners.registry import Registry
+from baton.registry import Registry
 from baton.task import Document
 
 DEFAULT_CHUNK_SIZE = 80

@@ -17,13 +17,7 @@ from baton.world import World
 
 def architecture(name: str) -> Architecture:
     """The registered architecture ``name`` (or a ``module:attr`` target)."""
-    found = ARCHITECTURES.get(name)
-    if isinstance(found, Architecture):
-        return found
-    if callable(found):
-        return Architecture(name, found)  # type: ignore[arg-type]
-    raise ConfigError(f"architecture {name!r}: expected an Architecture or an async function, "
-                      f"got {type(found).__name__}")
+    return ARCHITECTURES.get(name)
 
 
 def supports_mode(system: SystemConfig, mode: str) -> bool:

@@ -1,0 +1,2 @@
+def test_golden_set(baton_case):
+    baton_case.check()
