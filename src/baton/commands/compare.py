@@ -78,7 +78,7 @@ def compare(args: argparse.Namespace) -> int:
     from baton.engine import prepare_manifest, run_matrix_sync
     from baton.matrix import find_project_dir, load_settings, parse_modes, parse_names, plan_run
     from baton.progress import default_progress
-    from baton.commands.otel import export_after_run, otel_settings
+    from baton.commands.otel import exporting, otel_settings
     from baton.commands.run import timestamped_run_dir
     from baton.reports import write_reports
 
@@ -139,13 +139,13 @@ def compare(args: argparse.Namespace) -> int:
              f"{min(local_trials, trials)} trial(s)" if local else "")
           + (f"; simulated: {', '.join(simulated)}" if simulated else ""),
           file=sys.stderr, flush=True)
-    summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir,
-                              concurrency=args.concurrency or settings.concurrency,
-                              use_cache=use_cache,
-                              cache_dir=args.cache_dir if args.cache_dir is not None else project_dir / settings.cache_dir,
-                              progress=default_progress(), manifest=manifest, judge=args.judge)
+    with exporting(otel, run_dir):
+        summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir,
+                                  concurrency=args.concurrency or settings.concurrency,
+                                  use_cache=use_cache,
+                                  cache_dir=args.cache_dir if args.cache_dir is not None else project_dir / settings.cache_dir,
+                                  progress=default_progress(), manifest=manifest, judge=args.judge)
     print(summary.line(), file=sys.stderr)
-    export_after_run(otel, run_dir)
     if summary.cancelled:
         print(f"interrupted: finished runs are kept; complete them with `baton run --resume {run_dir}`",
               file=sys.stderr)

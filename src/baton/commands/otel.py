@@ -10,7 +10,9 @@ SPANS_FILE --system NAME`` grades the runs found in OTLP JSON lines into a run d
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from baton.errors import BatonError
@@ -33,6 +35,21 @@ def otel_settings(args: argparse.Namespace, project_dir: Path) -> OtelSettings:
 
     return load_otel_settings(project_dir, endpoint=getattr(args, "otel_endpoint", None),
                               file=getattr(args, "otel_file", None))
+
+
+@contextlib.contextmanager
+def exporting(settings: OtelSettings, run_dir: Path) -> Iterator[None]:
+    """The exporter of ``run``/``compare``: while the block runs the matrix, its runs are
+    exported as they are stored (:mod:`baton.otel.stream`); nothing at all when export is off."""
+    if not settings.enabled:
+        yield
+        return
+    from baton.otel.stream import StreamingExport
+
+    with StreamingExport(settings, run_dir) as stream:
+        yield
+    where = " and ".join(str(w) for w in (settings.endpoint, settings.file) if w is not None)
+    print(f"opentelemetry: {stream.sent} spans exported to {where}", file=sys.stderr)
 
 
 def export_after_run(settings: OtelSettings, run_dir: Path) -> None:
