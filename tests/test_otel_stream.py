@@ -162,3 +162,20 @@ def test_baton_run_streams_spans_and_imports_no_opentelemetry_when_off(tmp_path)
     sent = sum(1 + len(r.trace.hops) for r in runs)
     assert f"opentelemetry: {sent} spans exported to {tmp_path / 'spans.jsonl'}" in on.stderr
     assert len(read_spans(tmp_path / "spans.jsonl")) == sent and len(roots(tmp_path / "spans.jsonl")) == len(runs) > 0
+
+
+@pytest.mark.e2e
+def test_streamed_to_an_otlp_http_endpoint(tmp_path):
+    from baton.otel.receiver import OtlpReceiver
+
+    tasks = load_tasks(BILLING)[:2]
+    run_dir = tmp_path / "run"
+    matrix = Matrix(tasks=tasks, systems=[BUILTIN_SYSTEMS["multi_agent"]], vendors=["sim-frontier"], trials=1, seed=6)
+    with OtlpReceiver() as receiver:  # its server thread makes the exporter a spawned process
+        with StreamingExport(OtelSettings(endpoint=receiver.endpoint), run_dir) as stream:
+            asyncio.run(run_matrix(matrix, profiles=builtin_profiles(), run_dir=run_dir, concurrency=2,
+                                   cache_dir=tmp_path / "cache", grade_worker=False))
+        spans = receiver.wait_for(spans=stream.sent)
+    expected = sum(1 + len(r.trace.hops) for r in iter_results(run_dir))
+    assert stream.sent == expected == len(spans)
+    assert {s.attributes["baton.task.id"] for s in spans if s.parent_id is None} == {t.id for t in tasks}
