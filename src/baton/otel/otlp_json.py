@@ -17,8 +17,6 @@ from typing import Any
 
 from baton.otel.spans import SpanRecord
 
-_KEY_PREFIX: dict[str, str] = {}
-
 
 def _double(value: float) -> str:
     if math.isfinite(value):
@@ -50,15 +48,8 @@ def any_value(value: Any) -> str:
 
 def key_values(attributes: Mapping[str, Any]) -> str:
     """Attributes as an OTLP/JSON ``KeyValue`` list."""
-    parts = []
-    for key, value in attributes.items():
-        prefix = _KEY_PREFIX.get(key)
-        if prefix is None:
-            prefix = f'{{"key":{_q(key)},"value":'
-            if len(_KEY_PREFIX) < 4096:  # metric and check names vary; keep the cache bounded
-                _KEY_PREFIX[key] = prefix
-        parts.append(f"{prefix}{any_value(value)}}}")
-    return f"[{','.join(parts)}]"
+    return "[" + ",".join([f'{{"key":{_q(key)},"value":{any_value(value)}}}'
+                           for key, value in attributes.items()]) + "]"
 
 
 def span_json(span: SpanRecord) -> str:

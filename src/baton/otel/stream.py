@@ -61,6 +61,7 @@ class _Follower:
         self._frame: Any = None  # zstd decompressor of the frame being read (compressed files)
         self._frame_out: list[bytes] = []
         self.compressed = False
+        self.behind = False
 
     def _open(self) -> bool:
         """Open the results file; until a new run's first bytes arrive, follow whichever file
@@ -82,20 +83,21 @@ class _Follower:
         return True
 
     def read(self) -> list[bytes]:
-        """The complete records appended since the last call (none yet: an empty list)."""
+        """Complete records appended since the last call, from at most one chunk of the file
+        (``behind`` tells whether more is waiting), so memory stays bounded when export lags."""
         if not self._open():
             return []
-        lines: list[bytes] = []
-        while data := self._fh.read(_READ):
-            self._read_any = True
-            if self.compressed:
-                lines += self._frames(data)
-            else:
-                data = self._pending + data
-                cut = data.rfind(b"\n") + 1
-                self._pending = data[cut:]
-                lines += data[:cut].splitlines(keepends=True)
-        return lines
+        data = self._fh.read(_READ)
+        self.behind = len(data) == _READ  # more may be waiting: read again before sleeping
+        if not data:
+            return []
+        self._read_any = True
+        if self.compressed:
+            return self._frames(data)
+        data = self._pending + data
+        cut = data.rfind(b"\n") + 1
+        self._pending = data[cut:]
+        return data[:cut].splitlines(keepends=True)
 
     def _frames(self, data: bytes) -> list[bytes]:
         import zstandard
@@ -155,6 +157,8 @@ def _export_following(settings: OtelSettings, run_dir: Path, path: Path | None, 
                     builder.send(lines, sinks)
                 finally:
                     sinks.flush()
+            if follower.behind:
+                continue
             if stopping:
                 return sinks.sent if sinks is not None else 0
             if conn.poll(POLL_S):
