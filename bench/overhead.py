@@ -209,6 +209,11 @@ async def baton_otel(tasks: list[GoldenTask], base_url: str, concurrency: int, r
     with StreamingExport(OtelSettings(file=run_dir.parent / f"{run_dir.name}-spans.jsonl"), run_dir) as stream:
         await baton(tasks, base_url, concurrency, run_dir)
     assert stream.sent == 2 * len(tasks), stream.sent
+    DRAINS.append(stream.drain_s)
+
+
+DRAINS: list[float] = []
+"""Per streamed round: seconds the run waited, after its last result was stored, for the exporter."""
 
 
 def otel_export(run_dir: Path, out: Path) -> tuple[float, float, int]:
@@ -307,6 +312,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"otel export on, streamed during the run ({2 * args.runs} spans, OTLP JSON lines): median wall "
               f"{share:+.1%} vs baton's median, {paired:+.1%} median of paired rounds "
               f"({'meets' if max(share, paired) < 0.05 else 'misses'} the < 5% target)")
+        drain = statistics.median(DRAINS[1:])  # the first is the warm-up's
+        print(f"waiting for the exporter after the run's last result: median {drain * 1000:.0f} ms "
+              f"({drain / medians['baton']:.1%} of baton's median wall time; rounds: "
+              f"{', '.join(f'{d * 1000:.0f}' for d in DRAINS[1:])} ms)")
         print(f"whole run directory exported afterwards (baton otel export): median "
               f"{statistics.median(e[0] for e in exports):.3f} s wall, {statistics.median(e[1] for e in exports):.3f} s "
               f"CPU ({statistics.median(e[0] for e in exports) / medians['baton']:.1%} of baton's median wall time)")

@@ -49,7 +49,9 @@ def exporting(settings: OtelSettings, run_dir: Path) -> Iterator[None]:
     with StreamingExport(settings, run_dir) as stream:
         yield
     where = " and ".join(str(w) for w in (settings.endpoint, settings.file) if w is not None)
-    print(f"opentelemetry: {stream.sent} spans exported to {where}", file=sys.stderr)
+    note = (f" (the runs this command added; every stored run: baton otel export {run_dir} --otel-file PATH)"
+            if stream.resumed else "")
+    print(f"opentelemetry: {stream.sent} spans exported to {where}{note}", file=sys.stderr)
 
 
 def export_after_run(settings: OtelSettings, run_dir: Path) -> None:

@@ -21,6 +21,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -188,6 +189,8 @@ class StreamingExport:
         self.settings = settings
         self.run_dir = Path(run_dir)
         self.sent = 0
+        self.resumed = False  # the run directory held results before: only the new runs are exported
+        self.drain_s = 0.0  # how long the end of the block waited for the exporter to finish
         self._proc: Any = None
         self._conn: Connection | None = None
 
@@ -197,6 +200,7 @@ class StreamingExport:
         require_sdk()
         check_destinations(self.settings)
         path, offset = _start_position(self.run_dir)
+        self.resumed = offset > 0
         ctx = multiprocessing.get_context("fork" if _can_fork() else "spawn")
         self._conn, child = ctx.Pipe()
         self._proc = ctx.Process(target=_follow, args=(self.settings, self.run_dir, path, offset, child),
@@ -208,6 +212,7 @@ class StreamingExport:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         assert self._conn is not None and self._proc is not None
+        started = time.perf_counter()
         try:
             self._conn.send("stop")
             status, value = self._conn.recv()
@@ -219,6 +224,7 @@ class StreamingExport:
         finally:
             self._conn.close()
         self._proc.join()
+        self.drain_s = time.perf_counter() - started
         if status == "done":
             self.sent = int(value)
             return
