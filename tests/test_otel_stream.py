@@ -135,6 +135,16 @@ def test_export_failures_are_clear_and_come_after_the_results_are_stored(tmp_pat
                 fh.write(b'{"version":1}\n')
     assert len(roots(tmp_path / "spans.jsonl")) == 1  # the valid run was still exported
 
+    # an exporter that fails during the run has left by the end of it; its error still arrives
+    later = tmp_path / "later"
+    with pytest.raises(BatonError, match=r"results.jsonl: record 1: key: Field required"):
+        with StreamingExport(OtelSettings(file=tmp_path / "later.jsonl"), later) as stream:
+            later.mkdir()
+            (later / "manifest.json").write_bytes((run_dir / "manifest.json").read_bytes())
+            (later / "results.jsonl").write_bytes(b'{"version":1}\n')
+            stream._proc.join(60)  # waits on the process, not a clock: 60 s is a hang detector
+            assert stream._proc.exitcode == 0
+
 
 @pytest.mark.e2e
 def test_baton_run_streams_spans_and_imports_no_opentelemetry_when_off(tmp_path):

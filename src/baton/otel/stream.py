@@ -16,6 +16,7 @@ the exporter then sends what was stored), and leaves when its parent dies.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -214,7 +215,8 @@ class StreamingExport:
         assert self._conn is not None and self._proc is not None
         started = time.perf_counter()
         try:
-            self._conn.send("stop")
+            with contextlib.suppress(OSError):  # an exporter that failed has left; its report waits in the pipe
+                self._conn.send("stop")
             status, value = self._conn.recv()
         except (EOFError, OSError):
             status, value = "error", f"the OpenTelemetry exporter process exited (code {self._proc.exitcode})"
