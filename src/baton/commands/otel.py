@@ -2,8 +2,9 @@
 and the export options ``run``/``compare`` share.
 
 ``baton otel export RUN_DIR --otel-file spans.jsonl`` (or ``--otel-endpoint URL``) sends a run
-directory's runs as traces after the fact; ``baton run`` and ``baton compare`` do the same at the
-end of a run when ``[tool.baton.otel]`` or the flags name a destination. ``baton otel grade
+directory's runs as traces after the fact; ``baton run`` and ``baton compare`` export each run
+while the matrix runs (:func:`exporting`) when ``[tool.baton.otel]`` or the flags name a
+destination. ``baton otel grade
 SPANS_FILE --system NAME`` grades the runs found in OTLP JSON lines into a run directory.
 """
 
@@ -55,7 +56,8 @@ def exporting(settings: OtelSettings, run_dir: Path) -> Iterator[None]:
 
 
 def export_after_run(settings: OtelSettings, run_dir: Path) -> None:
-    """The exporter hook of ``run``/``compare``: export the run directory if configured."""
+    """Export a whole finished run directory if configured (``run``/``compare`` now stream with
+    :func:`exporting`; kept for callers that export after the fact)."""
     if not settings.enabled:
         return
     from baton.otel.export import export_run_dir
