@@ -83,7 +83,7 @@ def compare(args: argparse.Namespace) -> int:
     from baton.project import find_project_dir
     from baton.run_settings import load_compare_table, load_settings, parse_modes, parse_names
     from baton.progress import default_progress
-    from baton.commands.otel import export_after_run, otel_settings
+    from baton.commands.otel import exporting, otel_settings
     from baton.commands.run import timestamped_run_dir
     from baton.reports import write_reports
 
@@ -144,12 +144,12 @@ def compare(args: argparse.Namespace) -> int:
              f"{min(local_trials, trials)} trial(s)" if local else "")
           + (f"; simulated: {', '.join(simulated)}" if simulated else ""),
           file=sys.stderr, flush=True)
-    summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir,
-                              concurrency=execution.concurrency, use_cache=execution.use_cache,
-                              cache_dir=execution.cache_dir,
-                              progress=default_progress(), manifest=manifest, judge=args.judge)
+    with exporting(otel, run_dir):
+        summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir,
+                                  concurrency=execution.concurrency, use_cache=execution.use_cache,
+                                  cache_dir=execution.cache_dir,
+                                  progress=default_progress(), manifest=manifest, judge=args.judge)
     print(summary.line(), file=sys.stderr)
-    export_after_run(otel, run_dir)
     if summary.cancelled:
         print(f"interrupted: finished runs are kept; complete them with `baton run --resume {run_dir}`",
               file=sys.stderr)

@@ -2,15 +2,18 @@
 and the export options ``run``/``compare`` share.
 
 ``baton otel export RUN_DIR --otel-file spans.jsonl`` (or ``--otel-endpoint URL``) sends a run
-directory's runs as traces after the fact; ``baton run`` and ``baton compare`` do the same at the
-end of a run when ``[tool.baton.otel]`` or the flags name a destination. ``baton otel grade
+directory's runs as traces after the fact; ``baton run`` and ``baton compare`` export each run
+while the matrix runs (:func:`exporting`) when ``[tool.baton.otel]`` or the flags name a
+destination. ``baton otel grade
 SPANS_FILE --system NAME`` grades the runs found in OTLP JSON lines into a run directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from baton.errors import BatonError
@@ -35,8 +38,26 @@ def otel_settings(args: argparse.Namespace, project_dir: Path) -> OtelSettings:
                               file=getattr(args, "otel_file", None))
 
 
+@contextlib.contextmanager
+def exporting(settings: OtelSettings, run_dir: Path) -> Iterator[None]:
+    """The exporter of ``run``/``compare``: while the block runs the matrix, its runs are
+    exported as they are stored (:mod:`baton.otel.stream`); nothing at all when export is off."""
+    if not settings.enabled:
+        yield
+        return
+    from baton.otel.stream import StreamingExport
+
+    with StreamingExport(settings, run_dir) as stream:
+        yield
+    where = " and ".join(str(w) for w in (settings.endpoint, settings.file) if w is not None)
+    note = (f" (the runs this command added; every stored run: baton otel export {run_dir} --otel-file PATH)"
+            if stream.resumed else "")
+    print(f"opentelemetry: {stream.sent} spans exported to {where}{note}", file=sys.stderr)
+
+
 def export_after_run(settings: OtelSettings, run_dir: Path) -> None:
-    """The exporter hook of ``run``/``compare``: export the run directory if configured."""
+    """Export a whole finished run directory if configured (``run``/``compare`` now stream with
+    :func:`exporting`; kept for callers that export after the fact)."""
     if not settings.enabled:
         return
     from baton.otel.export import export_run_dir

@@ -196,7 +196,7 @@ def _shard_choice(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from baton.commands.otel import export_after_run, otel_settings
+    from baton.commands.otel import exporting, otel_settings
     from baton.engine import prepare_manifest, run_matrix_sync
     from baton.manifest import read_manifest
     from baton.plan import plan_run
@@ -263,16 +263,17 @@ def run(args: argparse.Namespace) -> int:
     backend = args.backend or (read_manifest(args.resume).invocation.get("backend")
                                if args.resume is not None else None) or "local"
     if backend == "ray":
-        summary = _run_on_ray(args, matrix, plan.profiles, run_dir, manifest, concurrency, judge)
+        with exporting(otel, run_dir):
+            summary = _run_on_ray(args, matrix, plan.profiles, run_dir, manifest, concurrency, judge)
     else:
         if args.budget_usd is not None or args.ray_address is not None:
             raise ConfigError("--budget-usd and --ray-address apply to --backend ray only")
-        summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir, concurrency=concurrency,
-                                  use_cache=use_cache, cache_dir=cache_dir, progress=default_progress(),
-                                  manifest=manifest, judge=judge, retry_errors=not args.keep_errors)
+        with exporting(otel, run_dir):
+            summary = run_matrix_sync(matrix, profiles=plan.profiles, run_dir=run_dir, concurrency=concurrency,
+                                      use_cache=use_cache, cache_dir=cache_dir, progress=default_progress(),
+                                      manifest=manifest, judge=judge, retry_errors=not args.keep_errors)
     print(f"run directory: {summary.run_dir}")
     print(summary.line())
-    export_after_run(otel, summary.run_dir)
     if summary.cancelled:
         print(f"baton run: interrupted; finished runs are stored. Complete it with: "
               f"baton run --resume {summary.run_dir}", file=sys.stderr)

@@ -1,25 +1,33 @@
-"""Send a run directory's runs to OpenTelemetry: an OTLP/HTTP collector and/or an OTLP JSON file.
+"""Send runs to OpenTelemetry: an OTLP/HTTP collector and/or an OTLP JSON-lines file.
 
 The file holds one OTLP ``ExportTraceServiceRequest`` per line in the OTLP/JSON encoding (hex
 trace and span ids, as the OpenTelemetry Collector's file exporter writes them), so any
 OTLP-aware tool, ``jq``, or ``baton``'s own trace ingestion (:mod:`baton.otel.ingest`) reads it.
-Export happens after the run from ``results.jsonl``: the run itself never waits on it.
+
+Spans are built from the stored result lines (``results.jsonl``, secrets already redacted by the
+store): during a run by :mod:`baton.otel.stream`, which follows the file as the engine appends to
+it, or afterwards for a whole run directory (:func:`export_run_dir`, ``baton otel export``). The
+file is written by :mod:`baton.otel.otlp_json` without SDK span objects; the OTLP/HTTP endpoint
+goes through the SDK's ``OTLPSpanExporter`` (protobuf, ``OTEL_EXPORTER_OTLP_*`` headers, TLS,
+compression and retries).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
 from baton.errors import BatonError
 from baton.otel.settings import OtelSettings
+from baton.otel.spans import SpanRecord, record_spans
 
 BATCH_SPANS = 2048
 
 
-def _require_sdk() -> None:
+def require_sdk() -> None:
+    """A clear error when the optional extra is missing."""
     try:
         import opentelemetry.sdk.trace  # noqa: F401
         import opentelemetry.exporter.otlp.proto.common  # noqa: F401
@@ -27,76 +35,84 @@ def _require_sdk() -> None:
         raise BatonError("OpenTelemetry export needs the optional extra: pip install 'baton-evals[otel]'") from None
 
 
-def _any_value(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"boolValue": value}
-    if isinstance(value, int):
-        return {"intValue": str(value)}
-    if isinstance(value, float):
-        return {"doubleValue": value}
-    if isinstance(value, (list, tuple)):
-        return {"arrayValue": {"values": [_any_value(v) for v in value]}}
-    return {"stringValue": str(value)}
+class BadRecordError(BatonError):
+    """A stored line is not a RunResult; ``spans`` holds those of the records before it."""
+
+    def __init__(self, message: str, spans: list[SpanRecord]) -> None:
+        super().__init__(message)
+        self.spans = spans
 
 
-def _key_values(attributes: Any) -> list[dict[str, Any]]:
-    return [{"key": k, "value": _any_value(v)} for k, v in (attributes or {}).items()]
+def bad_record(path: Path, number: int, line: bytes) -> str:
+    """The error for a stored line that is not a RunResult, naming the file, record and field."""
+    from pydantic import ValidationError
+
+    from baton.result import RunResult
+
+    try:
+        RunResult.model_validate_json(line)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "record"
+        return f"{path}: record {number}: {loc}: {first['msg']}"
+    return f"{path}: record {number}: not a stored run result this version of Baton can export"
 
 
-def _span_json(span: Any) -> dict[str, Any]:
-    ctx = span.context
-    out: dict[str, Any] = {"traceId": f"{ctx.trace_id:032x}", "spanId": f"{ctx.span_id:016x}",
-                           "name": span.name, "kind": span.kind.value + 1,
-                           "startTimeUnixNano": str(span.start_time), "endTimeUnixNano": str(span.end_time),
-                           "attributes": _key_values(span.attributes)}
-    if span.parent is not None:
-        out["parentSpanId"] = f"{span.parent.span_id:016x}"
-    if span.events:
-        out["events"] = [{"timeUnixNano": str(e.timestamp), "name": e.name, "attributes": _key_values(e.attributes)}
-                         for e in span.events]
-    status = span.status
-    if status.status_code.value:
-        out["status"] = {"code": status.status_code.value, **({"message": status.description}
-                                                                if status.description else {})}
-    return out
+class SpanBuilder:
+    """Stored result lines -> spans, with the run's identity (run key, fixture set hash)."""
+
+    def __init__(self, path: Path, *, run_key: str = "", fixture_set_hash: str | None = None,
+                 content: bool = True) -> None:
+        self.path = path
+        self.options: dict[str, Any] = {"run_key": run_key, "fixture_set_hash": fixture_set_hash, "content": content}
+        self.records = 0
+
+    def spans(self, lines: Iterable[bytes]) -> list[SpanRecord]:
+        """The spans of ``lines``; a line that is not a RunResult raises :class:`BadRecordError`."""
+        out: list[SpanRecord] = []
+        for line in lines:
+            self.records += 1
+            try:
+                out += record_spans(json.loads(line), **self.options)
+            except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+                raise BadRecordError(bad_record(self.path, self.records, line), out) from None
+        return out
+
+    def send(self, lines: Iterable[bytes], sinks: Sinks) -> None:
+        """Build and send the spans of ``lines``; before a bad record's error, those before it."""
+        try:
+            spans = self.spans(lines)
+        except BadRecordError as exc:
+            sinks.send(exc.spans)
+            raise
+        sinks.send(spans)
 
 
-def otlp_json(spans: Sequence[Any]) -> dict[str, Any]:
-    """``spans`` (SDK ReadableSpans) as one OTLP/JSON ExportTraceServiceRequest.
-
-    Written directly (the OTLP/JSON mapping: hex ids, int64 as strings, enum values as numbers):
-    going through protobuf's generic ``MessageToDict`` costs ten times as much per span."""
-    groups: dict[tuple[int, Any], list[Any]] = {}
-    resources: dict[int, Any] = {}
-    for span in spans:
-        resources[id(span.resource)] = span.resource
-        groups.setdefault((id(span.resource), span.instrumentation_scope), []).append(span)
-    by_resource: dict[int, list[dict[str, Any]]] = {}
-    for (rid, scope), members in groups.items():
-        scope_json = {"name": scope.name, **({"version": scope.version} if scope.version else {})} if scope else {}
-        by_resource.setdefault(rid, []).append({"scope": scope_json, "spans": [_span_json(s) for s in members]})
-    return {"resourceSpans": [{"resource": {"attributes": _key_values(resources[rid].attributes)},
-                               "scopeSpans": scope_spans} for rid, scope_spans in by_resource.items()]}
+def check_destinations(settings: OtelSettings) -> None:
+    """Fail before a run, not after it, when the span file cannot be written."""
+    if settings.file is not None:
+        try:
+            settings.file.parent.mkdir(parents=True, exist_ok=True)
+            settings.file.open("a", encoding="utf-8").close()
+        except OSError as exc:
+            raise BatonError(f"--otel-file: cannot write {settings.file}: {exc.strerror or exc}") from None
 
 
-def _batches(span_lists: Iterable[list[Any]], size: int = BATCH_SPANS) -> Iterator[list[Any]]:
-    batch: list[Any] = []
-    for spans in span_lists:
-        batch.extend(spans)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-class _Sinks:
+class Sinks:
     """The configured destinations of one export."""
 
     def __init__(self, settings: OtelSettings) -> None:
+        from opentelemetry.sdk.resources import Resource  # honours OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME
+        from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+
+        from baton import __version__
+
+        self.settings = settings
+        self.sent = 0
+        self._resource = Resource.create({"service.name": "baton", "service.version": __version__})
+        self._scope = InstrumentationScope("baton", __version__)
         self._file: IO[str] | None = None
         self._otlp: Any = None
-        self.settings = settings
         if settings.file is not None:
             try:
                 settings.file.parent.mkdir(parents=True, exist_ok=True)
@@ -109,15 +125,29 @@ class _Sinks:
             url = settings.endpoint.rstrip("/")
             self._otlp = OTLPSpanExporter(endpoint=url if url.endswith("/v1/traces") else f"{url}/v1/traces")
 
-    def send(self, batch: list[Any]) -> None:
-        if self._file is not None:
-            self._file.write(json.dumps(otlp_json(batch), separators=(",", ":")) + "\n")
-        if self._otlp is not None:
-            from opentelemetry.sdk.trace.export import SpanExportResult
+    def send(self, spans: list[SpanRecord]) -> None:
+        """Export ``spans`` to every destination, in batches of at most :data:`BATCH_SPANS`."""
+        for start in range(0, len(spans), BATCH_SPANS):
+            batch = spans[start:start + BATCH_SPANS]
+            if self._file is not None:
+                from baton.otel.otlp_json import export_request
 
-            if self._otlp.export(batch) is not SpanExportResult.SUCCESS:
-                raise BatonError(f"OTLP export to {self.settings.endpoint} failed (see the log above); "
-                                 f"the run's results are stored, export again with: baton otel export RUN_DIR")
+                self._file.write(export_request(batch, self._resource.attributes,
+                                                (self._scope.name, self._scope.version)) + "\n")
+            if self._otlp is not None:
+                from opentelemetry.sdk.trace.export import SpanExportResult
+
+                from baton.otel.spans import readable_spans
+
+                if self._otlp.export(readable_spans(batch, self._resource, self._scope)) is not SpanExportResult.SUCCESS:
+                    raise BatonError(f"OTLP export to {self.settings.endpoint} failed after {self.sent} spans (see "
+                                     f"the log above); the run's results are stored, export them again with: "
+                                     f"baton otel export RUN_DIR")
+            self.sent += len(batch)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
 
     def close(self) -> None:
         if self._file is not None:
@@ -126,33 +156,33 @@ class _Sinks:
             self._otlp.shutdown()
 
 
-def export_results(results: Iterable[Any], settings: OtelSettings, *, run_key: str = "",
-                   fixture_set_hash: str | None = None) -> int:
-    """Export runs (RunResults) to the configured sinks; returns the number of spans sent."""
-    if not settings.enabled:
-        return 0
-    _require_sdk()
-    from baton.otel.spans import results_spans
-
-    sinks = _Sinks(settings)
-    sent = 0
-    try:
-        for batch in _batches(results_spans(results, run_key=run_key, fixture_set_hash=fixture_set_hash,
-                                            content=settings.content)):
-            sinks.send(batch)
-            sent += len(batch)
-    finally:
-        sinks.close()
-    return sent
+def _chunks(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    chunk: list[bytes] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def export_run_dir(run_dir: Path, settings: OtelSettings) -> int:
-    """Export every stored run of ``run_dir``; returns the number of spans sent (0 when off)."""
+    """Export every stored run of ``run_dir`` (the latest record of each key); returns the number
+    of spans sent (0 when off)."""
     if not settings.enabled:
         return 0
+    require_sdk()
     from baton.manifest import read_manifest
-    from baton.store import iter_results
+    from baton.store import iter_records, results_path
 
     manifest = read_manifest(run_dir)
-    return export_results(iter_results(run_dir), settings, run_key=manifest.run_key,
-                          fixture_set_hash=manifest.config.fixture_set_hash)
+    builder = SpanBuilder(results_path(run_dir), run_key=manifest.run_key,
+                          fixture_set_hash=manifest.config.fixture_set_hash, content=settings.content)
+    sinks = Sinks(settings)
+    try:
+        for chunk in _chunks((line for _, line in iter_records(run_dir, keys=False)), 256):
+            builder.send(chunk, sinks)
+    finally:
+        sinks.close()
+    return sinks.sent
