@@ -114,7 +114,7 @@ def test_without_the_plugin_its_names_are_clear_errors(project: Path, tmp_path: 
     fails_with(f"{pyproject} [tool.baton.run]: modes: unknown mode 'isolated:lookup'",
                "with hop one of route, retrieve, draft, act, verify")
     pyproject.write_text(pyproject.read_text().replace('modes = ["system", "isolated:lookup"]', 'modes = ["system"]'))
-    fails_with("unknown architecture 'two_step'; known: callable, http, langgraph, multi_agent, naive, rag")
+    fails_with("unknown architecture 'two_step'; known: ", "callable, crewai, http, langgraph, multi_agent, naive, rag")
     systems = project / "runners" / "systems.toml"
     systems.write_text(systems.read_text().replace('architecture = "two_step"', 'architecture = "naive"'))
     fails_with("vendor profile 'echo-local': kind: unknown vendor kind 'echo'; known: local, openai, sim")
