@@ -120,3 +120,41 @@ def test_in_the_pytest_gate_a_target_mistake_is_a_clean_error(project: Path):
     assert output.count("has no attribute 'answr'") == 1  # one collection error, not one per item
     assert "params.target" in output and "has no attribute 'answr'" in output
     assert "Traceback" not in output and "infra" not in output.lower()
+
+
+RETRIEVER_TYPO = '\n[bad_retriever]\narchitecture = "multi_agent"\nparams = {retriever = "bm52"}\n'
+
+
+def test_an_unknown_retriever_is_one_error_line_naming_file_system_and_field(project: Path):
+    (project / "runners" / "systems.toml").write_text(SYSTEMS + RETRIEVER_TYPO)
+    done = baton(project.parent / "elsewhere", "run", "--project", str(project), "--systems", "bad_retriever",
+                 "--out", str(project / "run"))
+    assert done.returncode == 2, done.stderr
+    assert (f"{project / 'runners' / 'systems.toml'}: system 'bad_retriever': params.retriever: "
+            "unknown retriever 'bm52'; known: bm25") in done.stderr
+    assert "Traceback" not in done.stderr and not (project / "run").exists()
+
+
+async def test_a_configuration_error_inside_a_task_group_stops_the_engine(project: Path, tmp_path: Path):
+    """Raised inside a task group (as the MCP tool session's), a ConfigError arrives wrapped in an
+    exception group; the engine still stops on the ConfigError itself instead of storing an infra error."""
+    import asyncio
+
+    from baton.runners.registry import register_architecture
+    from baton.systems import SystemConfig
+
+    @register_architecture("test_grouped_config_error")
+    async def grouped(ctx):  # type: ignore[no-untyped-def]
+        async def misconfigured() -> None:
+            raise ConfigError("params.widget: expected a widget name")
+
+        async with asyncio.TaskGroup() as group:
+            group.create_task(misconfigured())
+
+    tasks = load_tasks(project / "fixtures")[:1]
+    system = SystemConfig(name="grouped", architecture="test_grouped_config_error")
+    matrix = Matrix(tasks=tasks, systems=[system], vendors=["sim-frontier"])
+    with pytest.raises(ConfigError, match=r"^params\.widget: expected a widget name$"):
+        await run_matrix(matrix, profiles=builtin_profiles(), run_dir=tmp_path / "run", clients=object(),
+                         concurrency=1)
+    assert not (tmp_path / "run" / "results.jsonl").read_bytes()

@@ -136,6 +136,14 @@ def check_systems(systems: Iterable[SystemConfig]) -> list[str]:
                 check_crew(system)
             elif system.architecture in _TARGET_ARCHITECTURES:
                 load_system_target(system)
+            if "retriever" in system.params:  # a retriever name resolves before any run starts
+                from baton.runners.retrieval import retriever_factory
+
+                try:
+                    retriever_factory(system.params)
+                except ConfigError as exc:
+                    where = f"{system.source}: " if system.source else ""
+                    raise ConfigError(f"{where}system {system.name!r}: {exc}") from None
         except ConfigError as exc:
             problems.append(str(exc))
     return problems

@@ -153,12 +153,22 @@ def bm25_retriever(documents: Sequence[Document], params: Mapping[str, Any]) -> 
     return _BM25_CACHE.get_or_build(key, lambda: BM25Retriever(documents, chunk_size=size, chunk_overlap=overlap))
 
 
-def make_retriever(documents: Sequence[Document], params: Mapping[str, Any]) -> Retriever:
-    """The retriever ``params['retriever']`` names (default ``bm25``) over ``documents``."""
+def retriever_factory(params: Mapping[str, Any]) -> RetrieverFactory:
+    """The factory of the retriever ``params['retriever']`` names (default ``bm25``); a
+    :class:`ConfigError` naming ``params.retriever`` when there is none."""
     name = params.get("retriever", "bm25")
     if not isinstance(name, str):
         raise ConfigError(f"params.retriever: expected a retriever name or 'module:function', got {name!r}")
-    retriever = RETRIEVERS.get(name)(documents, params)
+    try:
+        return RETRIEVERS.get(name)
+    except ConfigError as exc:
+        raise ConfigError(f"params.retriever: {exc}") from None
+
+
+def make_retriever(documents: Sequence[Document], params: Mapping[str, Any]) -> Retriever:
+    """The retriever ``params['retriever']`` names (default ``bm25``) over ``documents``."""
+    name = params.get("retriever", "bm25")
+    retriever = retriever_factory(params)(documents, params)
     if not isinstance(retriever, Retriever):
         raise ConfigError(f"retriever {name!r}: its factory returned {type(retriever).__name__}, "
                           "which has no retrieve(query, k) method")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from baton.call_context import CallContext, calling_as
-from baton.errors import ConfigError
+from baton.errors import BatonError, ConfigError
 from baton.runners.context import ClientSource, RunContext, RunStopped, parse_mode
 from baton.runners.purposes import apply_hop_purposes, check_hop_purposes
 from baton.runners.registry import ARCHITECTURES, Architecture
@@ -24,6 +24,14 @@ def supports_mode(system: SystemConfig, mode: str) -> bool:
     """Whether ``system``'s architecture can run in ``mode`` ('system' always can)."""
     hop = parse_mode(mode)
     return hop is None or hop in architecture(system.architecture).isolated_hops
+
+
+def _first_leaf(group: BaseExceptionGroup[BatonError]) -> BatonError:
+    """The first exception of a (possibly nested) exception group."""
+    first: BaseException = group
+    while isinstance(first, BaseExceptionGroup):
+        first = first.exceptions[0]
+    return first  # type: ignore[return-value]
 
 
 async def run_task(task: GoldenTask, system: SystemConfig, vendor: str, *, clients: ClientSource,
@@ -54,6 +62,8 @@ async def run_task(task: GoldenTask, system: SystemConfig, vendor: str, *, clien
             await arch.run(ctx)
     except* RunStopped:  # already recorded; may arrive wrapped by the MCP session's task group
         pass
+    except* BatonError as group:  # a configuration mistake raised inside a task group: one clear error
+        raise _first_leaf(group) from None
     trace.latency_s = time.perf_counter() - started
     apply_hop_purposes(trace, system)
     # an untouched world is the task's initial state: shared, not copied (traces are read-only)
