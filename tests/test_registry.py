@@ -148,3 +148,32 @@ def test_the_readmes_example_check_fails_a_reply_with_a_placeholder(task):
         sys.path.remove(str(Path(__file__).parent / "plugins" / "dist"))
         sys.modules.pop("baton_library_plugin.reply_checks", None)
         CHECKS.remove("no_template_placeholders")
+
+
+def test_the_judge_is_a_registered_async_grader_and_a_users_async_check_fails_a_run(task):
+    import asyncio
+
+    from baton.graders.async_graders import (ASYNC_GRADERS, _active, apply_async_grades, register_async_grader,
+                                             run_async_graders)
+    from baton.graders.judge import apply_judge, judge
+
+    spec = ASYNC_GRADERS.get("judge")
+    assert spec.fn is judge and spec.apply is apply_judge and spec.needs_model
+    trace = trace_of(task, "Loans run three weeks.")
+    assert asyncio.run(run_async_graders(task, trace, None)) is None  # no model: the judge does not run
+
+    async def policy(task, trace, context):
+        await asyncio.sleep(0)
+        return Check(name="held_out_async_policy", passed="weeks" not in trace.answer, detail="async verdict")
+
+    _active.clear()
+    register_async_grader("held_out_async_policy")(policy)
+    try:
+        results = asyncio.run(run_async_graders(task, trace, None))
+        assert set(results) == {"held_out_async_policy"} and results["held_out_async_policy"].passed is False
+        grade = apply_async_grades(task, grade_run(task, trace), results)
+        assert grade.status == "failed" and grade.checks[-1].name == "held_out_async_policy"
+        assert grade.failure_category is not None
+    finally:
+        ASYNC_GRADERS.remove("held_out_async_policy")
+        _active.clear()

@@ -1,6 +1,7 @@
 """A project's own plugins, without packaging: ``[tool.baton] plugins`` names a Python file of the
-project (a check) and a module of a package inside it (an OpenTelemetry exporter). ``baton run``
-and ``pytest evals/`` load them once before the run; the check grades every run and the exporter
+project (a check and an async grader) and a module of a package inside it (an OpenTelemetry
+exporter). ``baton run``
+and ``pytest evals/`` load them once before the run; the check and the async grader grade every run and the exporter
 writes one line per run. A bad ``plugins`` entry is an error naming pyproject.toml, the key and
 what was expected; a plugin that fails to import names its file and line, never a traceback."""
 
@@ -40,14 +41,23 @@ status-lines = "exported/status.jsonl"
 """
 
 CHECK = '''
+import asyncio
+
+from baton.graders.async_graders import register_async_grader
 from baton.graders.registry import register_check
-from baton.result import Check
+from baton.result import Check, ComponentScore
 
 
 @register_check("reply_word_count")
 def reply_word_count(task, trace) -> Check:
     words = len(trace.answer.split())
     return Check(name="reply_word_count", passed=True, detail=f"{words} words")
+
+
+@register_async_grader("answer_service")
+async def answer_service(task, trace, context) -> ComponentScore:
+    await asyncio.sleep(0)  # e.g. a call to the team's own scoring service
+    return ComponentScore(component="answer_service", score=1.0 if trace.answer else 0.0)
 '''
 
 EXPORTER = '''
@@ -103,6 +113,7 @@ def assert_graded_by_the_projects_check(run_dir: Path) -> list[dict]:
         checks = {c["name"]: c for c in record["grade"]["checks"]}
         assert checks["reply_word_count"]["detail"] == f"{len(record['trace']['answer'].split())} words"
         assert "final_state" in checks  # next to the built-ins
+        assert record["grade"]["components"]["answer_service"]["score"] == (1.0 if record["trace"]["answer"] else 0.0)
     return records
 
 
