@@ -166,6 +166,9 @@ def test_a_missing_plugin_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     message = str(config_with(tmp_path, '["no_such_team_module.checks"]'))
     assert message.startswith(f"{pyproject} [tool.baton]: plugins: 'no_such_team_module.checks': no module "
                               f"named 'no_such_team_module'"), message
+    message = str(config_with(tmp_path, '["json.no_such_submodule"]'))
+    assert message == f"{pyproject} [tool.baton]: plugins: 'json.no_such_submodule' failed to import: " \
+                      f"ModuleNotFoundError: No module named 'json.no_such_submodule'", message
 
 
 def test_a_plugin_that_fails_to_import_names_its_file_and_line(tmp_path: Path):

@@ -66,7 +66,8 @@ def load_plugin_modules() -> None:
 
 
 _project_plugins: set[str] = set()
-_PACKAGE_DIR = str(Path(__file__).parent)
+_NOT_THE_PLUGIN = (str(Path(__file__).parent), str(Path(importlib.__file__).parent), "<frozen")
+"""Frames of Baton and of the import machinery: a plugin's error names the plugin's own line."""
 
 
 def is_plugin_file(spec: str) -> bool:
@@ -112,8 +113,8 @@ def _run_plugin(load: Callable[[], object], spec: str, where: str) -> None:
         raise ConfigError(f"{where}: plugins: {spec!r}: {exc.filename}:{exc.lineno}: SyntaxError: {exc.msg}") from None
     except Exception as exc:  # a broken plugin names its file and line, never a traceback
         frames = traceback.extract_tb(exc.__traceback__)
-        own = [f for f in frames if not f.filename.startswith((_PACKAGE_DIR, "<frozen"))] or frames
-        at = f"{own[-1].filename}:{own[-1].lineno}: " if own else ""
+        own = [f for f in frames if not f.filename.startswith(_NOT_THE_PLUGIN)]
+        at = f"{own[-1].filename}:{own[-1].lineno}: " if own else ""  # the plugin's own line
         raise ConfigError(f"{where}: plugins: {spec!r} failed to import: {at}{type(exc).__name__}: {exc}") from None
 
 

@@ -56,7 +56,8 @@ def check_exporter(spec: tuple[str, str], where: str, project_dir: Path) -> tupl
     from baton.otel.exporters import EXPORTERS
 
     kind, destination = spec
-    EXPORTERS.validate(kind, where)
+    if ":" not in kind:  # a 'module:attribute' target is imported by EXPORTERS.get below
+        EXPORTERS.validate(kind, where)
     if not destination:
         raise ConfigError(f"{where}: {kind}: expected a destination (a URL, a path...), got an empty string")
     if EXPORTERS.get(kind).path:
