@@ -178,7 +178,6 @@ def test_the_judge_is_a_registered_async_grader_and_a_users_async_check_fails_a_
         await asyncio.sleep(0)
         return Check(name="held_out_async_policy", passed="weeks" not in trace.answer, detail="async verdict")
 
-    _active.clear()
     register_async_grader("held_out_async_policy")(policy)
     try:
         results = asyncio.run(run_async_graders(task, trace, None))

@@ -76,6 +76,8 @@ def _as_spec(name: str, found: object) -> AsyncGraderSpec:
 
 ASYNC_GRADERS: Registry[AsyncGraderSpec] = Registry("async grader", "baton.async_graders", convert=_as_spec,
                                                     targets=False)
+_active: dict[bool, list[AsyncGraderSpec]] = {}
+"""The graders a run awaits, without and with a judge model (listed once, on the first run)."""
 
 
 def register_async_grader(name: str, *, apply: Apply | None = None, needs_model: bool = False,
@@ -85,6 +87,7 @@ def register_async_grader(name: str, *, apply: Apply | None = None, needs_model:
     def decorate(fn: AsyncGrader) -> AsyncGrader:
         doc = (getattr(fn, "__doc__", None) or "").strip().splitlines()
         ASYNC_GRADERS.add(name, AsyncGraderSpec(name, fn, apply, needs_model, description or (doc[0] if doc else "")))
+        _active.clear()  # the next run lists the graders again
         return fn
 
     return decorate
@@ -101,9 +104,6 @@ def _apply_judge(task: GoldenTask, grade: RunGrade, verdict: Any) -> RunGrade:
 
 register_async_grader("judge", apply=_apply_judge, needs_model=True,
                       description="LLM judge: advice on the answer, rulings on gold.assertions")(_judge)
-
-_active: dict[bool, list[AsyncGraderSpec]] = {}
-
 
 def _active_graders(with_model: bool) -> list[AsyncGraderSpec]:
     if with_model not in _active:
