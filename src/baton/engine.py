@@ -189,10 +189,10 @@ def result_line(task: GoldenTask, trace: Trace, grader: Grader, key: RunKey, see
     ``trace_json``: the trace already serialized (as it crossed to a grading worker); it is
     spliced into the line instead of serializing the trace a second time."""
     grade = grader(task, trace)
-    if judge is not None and grade.status != "error":
-        from baton.graders.judge import apply_judge
+    if judge is not None and grade.status != "error":  # the async graders' results, by name
+        from baton.graders.async_graders import apply_async_grades
 
-        grade = apply_judge(task, grade, judge)
+        grade = apply_async_grades(task, grade, judge)
     usage = trace.usage
     result = RunResult.model_construct(
         version=RESULT_VERSION, key=key, seed=seed, status=grade.status, simulated=trace.simulated,
@@ -540,10 +540,11 @@ class _Engine:
                             "recorded silently)", item.key().as_str(), exc_info=True)
             trace = _crash_trace(item, exc)
         verdict = None
-        if self.judge is not None and not trace.infra_error:
-            from baton.graders.judge import judge_answer
+        if not trace.infra_error:  # the async graders (the LLM judge with --judge), through their registry
+            from baton.graders.async_graders import run_async_graders
 
-            verdict = await judge_answer(item.task, trace, clients.client(self.judge))
+            verdict = await run_async_graders(item.task, trace,
+                                              clients.client(self.judge) if self.judge is not None else None)
         if self._grading is not None:
             self._grading.submit(item, trace, verdict)
         else:
