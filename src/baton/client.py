@@ -1,4 +1,4 @@
-"""The one model client: any OpenAI-compatible endpoint through ``openai.AsyncOpenAI``.
+"""The one model client: any OpenAI-compatible endpoint, posted to with ``httpx2``.
 
 :class:`VendorClient` implements :class:`baton.model.ModelClient` for one vendor profile: it
 retries 429/5xx/timeouts/connection errors with tenacity (honouring ``Retry-After``), raises
@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import httpx2
-import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from baton import __version__
 from baton.call_context import HEADER, current_call
 from baton.errors import ConfigError
 from baton.model import ChatResponse, InfraError, Message, RequestedToolCall
@@ -40,7 +40,9 @@ log = logging.getLogger(__name__)
 
 KEYLESS = "baton-no-key"  # sent to endpoints that need no key (local, sim, most vLLM/Ollama servers)
 _RETRY_AFTER_CAP_S = 60.0
-_BEARER = {"bearer_auth": True}  # the request options' security: send the key as a bearer token
+_USER_AGENT = f"baton/{__version__}"
+# as the ``openai`` SDK's pool: up to 1,000 connections, 100 kept alive between calls
+_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 _SECRETISH = re.compile(r"\b(?:sk|pk|rk|key)[-_][A-Za-z0-9_\-*.]{3,}", re.I)
 
 
@@ -176,6 +178,72 @@ def extract_json(text: str) -> tuple[dict[str, Any] | None, str | None]:
     return value, None
 
 
+# --- failures ---------------------------------------------------------------------------------
+
+class VendorFailure(Exception):
+    """One failed exchange with a vendor (the client turns it into a retry, an
+    :class:`InfraError` or a rejected-request response)."""
+
+    def describe(self) -> str:
+        return str(self)
+
+
+class TransportFailure(VendorFailure):
+    """No HTTP response: the connection failed, broke, or (``timed_out``) the timeout ran out."""
+
+    def __init__(self, timed_out: bool) -> None:
+        super().__init__("request timed out" if timed_out else "connection error")
+        self.timed_out = timed_out
+
+
+_STATUS_NAMES = {400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError",
+                 404: "NotFoundError", 409: "ConflictError", 422: "UnprocessableEntityError",
+                 429: "RateLimitError"}
+"""The names OpenAI-compatible SDKs give these statuses (kept in messages users already know)."""
+
+
+class StatusFailure(VendorFailure):
+    """An HTTP response outside 2xx; ``message`` carries the body's ``error.message`` when it has one."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers
+        self.message = message
+
+    @classmethod
+    def of(cls, response: httpx2.Response) -> StatusFailure:
+        message = f"Error code: {response.status_code}"
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            body = None
+        error = body.get("error", body) if isinstance(body, dict) else None
+        detail = error.get("message") if isinstance(error, dict) else None
+        if isinstance(detail, str) and detail:
+            message += f" - {detail}"
+        return cls(response.status_code, response.headers, message)
+
+    @property
+    def name(self) -> str:
+        if self.status in _STATUS_NAMES:
+            return _STATUS_NAMES[self.status]
+        return "InternalServerError" if self.status >= 500 else "APIStatusError"
+
+    def describe(self) -> str:
+        text = f"HTTP {self.status} ({self.name})"
+        if self.status not in (401, 403):  # their bodies may echo the key
+            text += f": {self.message}"
+        return text
+
+
+class MalformedResponse(VendorFailure):
+    """A 2xx response whose body is not a JSON object (not retried: the vendor answered)."""
+
+    def describe(self) -> str:
+        return f"malformed response: {self}"
+
+
 # --- retries ---------------------------------------------------------------------------------
 
 _SYSTEM_FAULT_STATUSES = frozenset({400, 413, 422})
@@ -183,17 +251,17 @@ _SYSTEM_FAULT_STATUSES = frozenset({400, 413, 422})
 
 
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+    if isinstance(exc, TransportFailure):  # connection errors and timeouts
         return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    if isinstance(exc, StatusFailure):
+        return exc.status in (408, 409, 429) or exc.status >= 500
     return False
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
-    if not isinstance(exc, openai.APIStatusError):
+    if not isinstance(exc, StatusFailure):
         return None
-    headers = exc.response.headers
+    headers = exc.headers
     value = headers.get("retry-after-ms")
     if value is not None:
         try:
@@ -230,16 +298,7 @@ class _Wait:
 
 
 def _describe(exc: BaseException, secret: str | None) -> str:
-    if isinstance(exc, openai.APIStatusError):
-        text = f"HTTP {exc.status_code} ({type(exc).__name__})"
-        if exc.status_code not in (401, 403):
-            text += f": {exc.message}"
-    elif isinstance(exc, openai.APITimeoutError):
-        text = "request timed out"
-    elif isinstance(exc, openai.APIConnectionError):
-        text = "connection error"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
+    text = exc.describe() if isinstance(exc, VendorFailure) else f"{type(exc).__name__}: {exc}"
     return redact(text, secret)
 
 
@@ -267,7 +326,7 @@ class VendorClient:
         self._http_client = http_client
         self._endpoint = endpoint
         self._wait = _Wait(backoff_s, backoff_cap_s)
-        self._client: openai.AsyncOpenAI | None = None
+        self._client: _Endpoint | None = None
         self._start_lock: asyncio.Lock | None = None
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
@@ -295,9 +354,15 @@ class VendorClient:
     def simulated(self) -> bool:
         return self._profile.simulated
 
-    def _make_client(self, base_url: str) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(base_url=base_url, api_key=self._api_key(), max_retries=0,
-                                  timeout=self._profile.timeout_s, http_client=self._http_client)
+    def _make_client(self, base_url: str) -> _Endpoint:
+        headers = {"Authorization": f"Bearer {self._api_key()}", "Content-Type": "application/json",
+                   "Accept": "application/json", "User-Agent": _USER_AGENT}
+        timeout = httpx2.Timeout(self._profile.timeout_s)
+        http = self._http_client
+        owned = http is None
+        if http is None:
+            http = httpx2.AsyncClient(timeout=timeout, limits=_LIMITS)
+        return _Endpoint(http, f"{base_url.rstrip('/')}/chat/completions", headers, timeout, owned)
 
     def _api_key(self) -> str:
         """The key, read from the profile's environment variable when the HTTP client is made
@@ -314,7 +379,7 @@ class VendorClient:
         env = self._profile.api_key_env
         return os.environ.get(env) if env else None
 
-    async def _openai(self) -> openai.AsyncOpenAI:
+    async def _endpoint_client(self) -> _Endpoint:
         if self._client is not None:
             return self._client
         if self._endpoint is None:
@@ -330,10 +395,10 @@ class VendorClient:
         return self._client
 
     async def aclose(self) -> None:
-        """Close the underlying HTTP client."""
+        """Close the underlying HTTP client (one passed in as ``http_client`` stays open: its owner closes it)."""
         client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+        if client is not None and client.owned:
+            await client.http.aclose()
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -378,7 +443,7 @@ class VendorClient:
         if seed is not None:
             kwargs["seed"] = seed
 
-        client = await self._openai()
+        client = await self._endpoint_client()
         attempts = 0
         started = time.perf_counter()
         async with self._semaphore():
@@ -386,7 +451,7 @@ class VendorClient:
                 try:
                     attempts = 1
                     data = await self._post(client, kwargs, 0)
-                except openai.OpenAIError as exc:
+                except VendorFailure as exc:
                     if profile.retries < 1 or not _retryable(exc):
                         raise
                     first: BaseException | None = exc
@@ -401,8 +466,8 @@ class VendorClient:
                                 raise failed
                             attempts += 1
                             data = await self._post(client, kwargs, attempts - 1)
-            except openai.OpenAIError as exc:
-                if isinstance(exc, openai.APIStatusError) and exc.status_code in _SYSTEM_FAULT_STATUSES:
+            except VendorFailure as exc:
+                if isinstance(exc, StatusFailure) and exc.status in _SYSTEM_FAULT_STATUSES:
                     # The vendor is up and answered: the *system* sent a request the model cannot
                     # serve (context too long, a schema it rejects). That fails the task, it is
                     # not an infrastructure error.
@@ -421,26 +486,28 @@ class VendorClient:
             self._cache.put(key, response_to_dict(response))  # type: ignore[union-attr]
         return response
 
-    async def _post(self, client: openai.AsyncOpenAI, body: dict[str, Any], attempt: int) -> dict[str, Any]:
-        """One ``POST /chat/completions`` with the already-plain JSON ``body``, through the
-        client's low-level path (status errors and timeouts raised as by ``create``, without its
-        request transform and response model); returns the decoded JSON body."""
-        options: dict[str, Any] = {"security": _BEARER}
-        headers = call_headers()
+    async def _post(self, client: _Endpoint, body: dict[str, Any], attempt: int) -> dict[str, Any]:
+        """One ``POST /chat/completions`` of the plain JSON ``body``; the decoded JSON body, or a
+        :class:`VendorFailure` (no response, a status outside 2xx, a body that is not a JSON object)."""
+        headers = dict(client.headers)
+        headers.update(call_headers())
         if self._sim:
             headers["x-baton-attempt"] = str(attempt)  # the simulator's faults are per attempt
-        if headers:
-            options["headers"] = headers
-        raw = await client.post(  # type: ignore[call-overload]  # options: a plain dict for its TypedDict
-            "/chat/completions", body=body, cast_to=httpx2.Response, options=options)
+        try:
+            raw = await client.http.post(client.url, content=json.dumps(body).encode(), headers=headers,
+                                         timeout=client.timeout, follow_redirects=True)
+        except httpx2.TimeoutException:
+            raise TransportFailure(timed_out=True) from None
+        except httpx2.RequestError:
+            raise TransportFailure(timed_out=False) from None
+        if not raw.is_success:
+            raise StatusFailure.of(raw)
         try:
             data = json.loads(raw.content)
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            raise openai.APIResponseValidationError(
-                response=raw, body=raw.text[:200],
-                message=f"the vendor's response is not a JSON object: {raw.text[:80]!r}")
+            raise MalformedResponse(f"the vendor's response is not a JSON object: {raw.text[:80]!r}")
         return data
 
     def _read(self, data: dict[str, Any], schema: dict[str, Any] | None, latency: float,
@@ -496,6 +563,21 @@ class VendorClient:
             else:
                 response.parsed, response.error = extract_json(response.text)
         return response
+
+
+class _Endpoint:
+    """Where a client posts: the pooled HTTP client, the completions URL, the fixed headers
+    (key, content type, user agent) and the profile's timeout."""
+
+    __slots__ = ("headers", "http", "owned", "timeout", "url")
+
+    def __init__(self, http: httpx2.AsyncClient, url: str, headers: dict[str, str], timeout: httpx2.Timeout,
+                 owned: bool) -> None:
+        self.http = http
+        self.url = url
+        self.headers = headers
+        self.timeout = timeout
+        self.owned = owned
 
 
 def _tokens(value: Any) -> int:
