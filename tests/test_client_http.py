@@ -146,3 +146,41 @@ async def test_a_client_passed_in_stays_open_and_an_own_one_is_closed() -> None:
     endpoint = await own._endpoint_client()
     await own.aclose()
     assert endpoint.http.is_closed
+
+
+async def test_plain_http_reads_no_trust_store_and_https_is_verified(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run against http:// endpoints never builds the TLS context; the first https:// request
+    builds the shared, verifying one (checked against a closed loopback port: no network)."""
+    from baton.client import _TLSOnDemand, new_http_client, tls_context
+    from baton.sim import SimKnobs, SimServer
+
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    tls_context.cache_clear()
+    with SimServer({"m": SimKnobs()}) as server:
+        async with new_http_client() as http:
+            assert (await http.get(server.base_url.rsplit("/v1", 1)[0] + "/health")).status_code == 200
+            assert tls_context.cache_info().currsize == 0
+            transport = http._transport
+            assert isinstance(transport, _TLSOnDemand) and transport._tls is None
+            with pytest.raises(httpx2.ConnectError):
+                await http.get(f"https://127.0.0.1:{_closed_port()}/v1/models")
+            assert tls_context.cache_info().currsize == 1 and transport._tls is not None
+            assert tls_context().verify_mode.name == "CERT_REQUIRED" and tls_context().check_hostname
+
+
+async def test_a_proxy_in_the_environment_gets_a_verifying_client_up_front(monkeypatch: pytest.MonkeyPatch) -> None:
+    from baton.client import _TLSOnDemand, new_http_client
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    async with new_http_client() as http:
+        assert not isinstance(http._transport, _TLSOnDemand)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -21,10 +21,9 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx2
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
 from baton import __version__
 from baton.call_context import HEADER, current_call
@@ -35,6 +34,9 @@ from baton.vendor_config import resolve
 from baton.task import GoldenTask
 from baton.vendor_kinds import EmbeddedVendor, StartContext, VendorKind, kind_of
 from baton.vendors import VendorProfile
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 log = logging.getLogger(__name__)
 
@@ -361,7 +363,7 @@ class VendorClient:
         http = self._http_client
         owned = http is None
         if http is None:
-            http = httpx2.AsyncClient(timeout=timeout, limits=_LIMITS, verify=tls_context())
+            http = new_http_client(timeout=timeout)
         return _Endpoint(http, f"{base_url.rstrip('/')}/chat/completions", headers, timeout, owned)
 
     def _api_key(self) -> str:
@@ -455,6 +457,10 @@ class VendorClient:
                     if profile.retries < 1 or not _retryable(exc):
                         raise
                     first: BaseException | None = exc
+                    # tenacity is imported here, on the first retry: a run whose calls all succeed
+                    # never loads it.
+                    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
                     # Retries go through tenacity; the failed first attempt is replayed as its
                     # attempt 1, so stop and wait (Retry-After included) see it as usual.
                     async for attempt in AsyncRetrying(stop=stop_after_attempt(profile.retries + 1),
@@ -568,9 +574,46 @@ class VendorClient:
 @functools.lru_cache(maxsize=1)
 def tls_context() -> Any:
     """The process's one verifying TLS context (an ``ssl.SSLContext`` on the system trust store),
-    shared by every HTTP client Baton makes: building one reads the trust store, about 30 ms of
-    CPU, which each ``httpx2.AsyncClient`` would otherwise pay again."""
+    shared by every HTTP client Baton makes: building one reads the trust store, 30-40 ms of CPU,
+    which each ``httpx2.AsyncClient`` would otherwise pay again."""
     return httpx2.create_ssl_context()
+
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+
+
+class _TLSOnDemand(httpx2.AsyncBaseTransport):
+    """A transport that builds the verifying TLS context on its first ``https://`` request:
+    ``http://`` requests (a loopback simulated vendor, a local llama.cpp/vLLM/Ollama server) go
+    through a connection pool that never speaks TLS, so a run against them pays no trust-store
+    read. Each scheme has its own pool; an ``https://`` request is always verified."""
+
+    def __init__(self, limits: httpx2.Limits) -> None:
+        self._limits = limits
+        # verify=False only spares the trust-store read: this pool serves http:// requests alone
+        self._plain = httpx2.AsyncHTTPTransport(verify=False, limits=limits)
+        self._tls: httpx2.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.url.scheme == "http":
+            return await self._plain.handle_async_request(request)
+        if self._tls is None:
+            self._tls = httpx2.AsyncHTTPTransport(verify=tls_context(), limits=self._limits)
+        return await self._tls.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._plain.aclose()
+        if self._tls is not None:
+            await self._tls.aclose()
+
+
+def new_http_client(*, limits: httpx2.Limits = _LIMITS, **options: Any) -> httpx2.AsyncClient:
+    """An ``httpx2.AsyncClient`` (``options`` as its constructor's) that reads the trust store
+    only when it first needs TLS. With a proxy set in the environment (httpx2 builds the proxies'
+    transports up front) it verifies with the shared :func:`tls_context` from the start."""
+    if any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES):
+        return httpx2.AsyncClient(limits=limits, verify=tls_context(), **options)
+    return httpx2.AsyncClient(transport=_TLSOnDemand(limits), **options)
 
 
 class _Endpoint:

@@ -106,11 +106,9 @@ async def check_vendors(profiles: Iterable[VendorProfile]) -> list[str]:
     remote = list({p.name: p for p in profiles}.values())
     if not any(not _embedded(p) for p in remote):
         return []
-    import httpx2 as httpx  # the model client's transport, loaded for the run anyway; httpx would also load rich and click
+    from baton.client import new_http_client  # TLS set up only for an https:// vendor, once per run
 
-    from baton.client import tls_context  # the model client's, so the run builds one TLS context
-
-    async with httpx.AsyncClient(follow_redirects=True, verify=tls_context()) as client:
+    async with new_http_client(follow_redirects=True) as client:
         found = await asyncio.gather(*(check_vendor(p, client) for p in remote))
     return [problem for problem in found if problem]
 
