@@ -504,7 +504,7 @@ class VendorClient:
                                          timeout=client.timeout, follow_redirects=True)
         except httpx2.TimeoutException:
             raise TransportFailure(timed_out=True) from None
-        except httpx2.RequestError:
+        except (httpx2.RequestError, httpx2.InvalidURL):  # as the SDK did: any other send failure
             raise TransportFailure(timed_out=False) from None
         if not raw.is_success:
             raise StatusFailure.of(raw)
