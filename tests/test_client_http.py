@@ -184,3 +184,20 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def test_a_pool_shares_one_http_client_per_base_url_and_closes_it() -> None:
+    """Profiles served at one URL (the embedded simulated vendor's models) share a connection
+    pool; a profile elsewhere gets its own; closing the pool closes them."""
+    from baton.client import ClientPool
+    from baton.sim import SimKnobs, SimServer
+
+    with SimServer({"m1": SimKnobs(), "m2": SimKnobs()}) as other:
+        profiles = {"a": VendorProfile(name="a", kind="sim", model="sim-a"),
+                    "b": VendorProfile(name="b", kind="sim", model="sim-b"),
+                    "c": VendorProfile(name="c", kind="openai", model="m1", base_url=other.base_url)}
+        async with ClientPool(profiles) as pool:
+            endpoints = [await pool.client(name)._endpoint_client() for name in "abc"]
+            a, b, c = (e.http for e in endpoints)
+            assert a is b and a is not c and not any(e.owned for e in endpoints)
+        assert a.is_closed and c.is_closed

@@ -317,15 +317,19 @@ class VendorClient:
     """:class:`baton.model.ModelClient` for one vendor profile over an OpenAI-compatible endpoint.
 
     ``endpoint`` (used by :class:`ClientPool`) is awaited once before the first call and returns
-    the base URL of an embedded vendor that it starts on demand."""
+    the base URL of an embedded vendor that it starts on demand. ``http_for`` (also the pool's)
+    returns the shared HTTP client of a base URL; without it and without ``http_client`` the
+    client makes, and closes, its own."""
 
     def __init__(self, profile: VendorProfile, *, cache: ResponseCache | None = None,
                  http_client: Any | None = None, backoff_s: float = 0.5, backoff_cap_s: float = 20.0,
-                 endpoint: Callable[[], Awaitable[str]] | None = None) -> None:
+                 endpoint: Callable[[], Awaitable[str]] | None = None,
+                 http_for: Callable[[str], httpx2.AsyncClient] | None = None) -> None:
         self._profile = profile
         self._cache = cache
         self._cache_identity = cache_identity(profile)
         self._http_client = http_client
+        self._http_for = http_for
         self._endpoint = endpoint
         self._wait = _Wait(backoff_s, backoff_cap_s)
         self._client: _Endpoint | None = None
@@ -361,6 +365,8 @@ class VendorClient:
                    "Accept": "application/json", "User-Agent": _USER_AGENT}
         timeout = httpx2.Timeout(self._profile.timeout_s)
         http = self._http_client
+        if http is None and self._http_for is not None:
+            http = self._http_for(base_url)
         owned = http is None
         if http is None:
             http = new_http_client(timeout=timeout)
@@ -656,6 +662,7 @@ class ClientPool:
         self._http_client = http_client
         self._backoff_s = backoff_s
         self._clients: dict[str, VendorClient] = {}
+        self._http: dict[str, httpx2.AsyncClient] = {}  # base URL -> the connection pool its profiles share
         self._servers: dict[str, tuple[VendorKind, EmbeddedVendor]] = {}  # kind or kind/profile -> server
         self._lock: asyncio.Lock | None = None
 
@@ -677,9 +684,17 @@ class ClientPool:
                 async def endpoint(profile: VendorProfile = profile, kind: VendorKind = kind) -> str:
                     return await self._embedded_endpoint(kind, profile)
             client = VendorClient(profile, cache=self._cache, http_client=self._http_client,
-                                  backoff_s=self._backoff_s, endpoint=endpoint)
+                                  backoff_s=self._backoff_s, endpoint=endpoint, http_for=self._http_of)
             self._clients[name] = client
         return client
+
+    def _http_of(self, base_url: str) -> httpx2.AsyncClient:
+        """The one HTTP client (connection pool) of ``base_url``, shared by every profile there
+        (the embedded simulated vendor serves all its models at one URL)."""
+        http = self._http.get(base_url)
+        if http is None or http.is_closed:
+            http = self._http[base_url] = new_http_client()
+        return http
 
     def add_tasks(self, tasks: Iterable[GoldenTask]) -> None:
         """Tasks the simulated vendor must know (also after it started): any user's task set."""
@@ -715,10 +730,14 @@ class ClientPool:
         """Stop every embedded vendor this pool started and close the HTTP clients."""
         servers, self._servers = list(self._servers.values()), {}
         clients, self._clients = list(self._clients.values()), {}
+        shared, self._http = list(self._http.values()), {}
         try:
             for client in clients:
                 with contextlib.suppress(Exception):  # a client bound to a finished loop: nothing to free
                     await client.aclose()
+            for http in shared:
+                with contextlib.suppress(Exception):
+                    await http.aclose()
         finally:
             await _stop_all([server for _, server in reversed(servers)])
 
