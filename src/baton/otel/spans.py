@@ -19,8 +19,8 @@ run's identity (task, gold version, trial, seed, mode, system, vendor, run key) 
 ``baton.hop.output`` the hop's output as the trace stores it, so a run can be graded again from
 its spans (:mod:`baton.otel.ingest`).
 
-Spans are built from a stored result *record* (one ``results.jsonl`` line, parsed with
-``json.loads``), with explicit timestamps: the run ends at ``finished_at`` and lasts
+Spans are built from a stored result *record* (one ``results.jsonl`` line, decoded by
+:func:`parse_record`: ``json.loads`` without the final world state), with explicit timestamps: the run ends at ``finished_at`` and lasts
 ``latency_s``; hops are laid end to end from its start with their own latencies (the trace stores
 durations, not start times). Trace and span ids are derived from the run key, so exporting a run
 twice yields the same ids. The result is plain :class:`SpanRecord` tuples: the OTLP/JSON encoder
