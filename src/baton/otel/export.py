@@ -21,7 +21,7 @@ from typing import Any
 
 from baton.errors import BatonError
 from baton.otel.settings import OtelSettings
-from baton.otel.spans import SpanRecord, record_spans
+from baton.otel.spans import SpanRecord, parse_record, record_spans
 
 BATCH_SPANS = 2048
 
@@ -73,7 +73,7 @@ class SpanBuilder:
         for line in lines:
             self.records += 1
             try:
-                out += record_spans(json.loads(line), **self.options)
+                out += record_spans(parse_record(line), **self.options)
             except (ValueError, KeyError, TypeError, AttributeError, IndexError):
                 raise BadRecordError(bad_record(self.path, self.records, line), out) from None
         return out
