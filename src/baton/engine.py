@@ -279,8 +279,9 @@ class GradingWorkerError(RuntimeError):
 class _ProcessGrading:
     """Grades and serializes finished runs in one worker process of a standard
     :class:`~concurrent.futures.ProcessPoolExecutor`, so the event loop that drives the model
-    calls spends its CPU on them only. Runs finishing in the same loop iteration go as one batch
-    (one future); traces cross the process boundary as JSON (validated again on the other side).
+    calls spends its CPU on them only. One batch (one future) is graded at a time; the runs that
+    finish meanwhile go as the next, so the pool's threads hand over few, larger batches when the
+    worker is busy. Traces cross the process boundary as JSON (validated again on the other side).
 
     The worker is forked while this process has a single thread (it inherits the imported
     graders: no interpreter start-up and imports, about 0.35 s of CPU competing with the model
@@ -292,6 +293,7 @@ class _ProcessGrading:
         self._batch: list[tuple[RunKey, int, bytes, dict[str, Any] | None]] = []
         self._pool: ProcessPoolExecutor | None = None
         self._failed = False
+        self._in_flight = False  # one batch at a time: runs finishing meanwhile gather into the next
         self._idle = asyncio.Event()
         self._idle.set()
         self.backlog = 0
@@ -326,21 +328,26 @@ class _ProcessGrading:
         self._batch.append((item.key(), item.seed, _TRACE_JSON(trace), judge))
         self.backlog += 1
         self._idle.clear()
-        if len(self._batch) == 1:
+        if len(self._batch) == 1 and not self._in_flight:
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
+        if self._in_flight:
+            return  # sent when the batch being graded comes back
         batch, self._batch = self._batch, []
         if not batch or self._pool is None or self._failed:
             return
+        self._in_flight = True
         try:
             future = asyncio.wrap_future(self._pool.submit(_grade_batch, batch))
         except (BrokenProcessPool, RuntimeError) as exc:  # the worker died, or the pool is shut down
+            self._in_flight = False
             self._broken(len(batch), exc)
             return
         future.add_done_callback(functools.partial(self._graded, size=len(batch)))
 
     def _graded(self, future: asyncio.Future[list[Finished]], *, size: int) -> None:
+        self._in_flight = False
         if future.cancelled():
             self._broken(size, None)
             return
@@ -353,6 +360,7 @@ class _ProcessGrading:
             self._on_done(done)
         if self.backlog == 0 or self._failed:
             self._idle.set()
+        self._flush()  # what finished meanwhile goes as the next batch
 
     def _broken(self, size: int, exc: BaseException | None) -> None:
         ungraded = self.backlog
