@@ -16,7 +16,10 @@ Target: baton <= 1.15x bare wall time.
 With ``--otel`` a third side runs in every round: the baton side with OpenTelemetry export on,
 as ``baton run --otel-file`` does it (an exporter process follows ``results.jsonl`` during the run
 and writes every run's spans as OTLP JSON lines; the timing ends when the last span is written).
-Its median wall time is compared with the baton side's (target: under 5% more). The export of a
+Its wall time is compared with the baton side's in each round (the verdict is the median of these
+paired ratios, target under 5% more, with their quartiles); the exporter's own CPU per run, the
+CPU of the measured process and its children with export off and on, and the load average of each
+round are printed next to it, since on a busy machine the wall times swing more than the cost. The export of a
 whole run directory afterwards (``baton otel export``) is timed too, and with export off the hook
 (settings read and checked, nothing imported) is timed as well.
 """
@@ -210,10 +213,13 @@ async def baton_otel(tasks: list[GoldenTask], base_url: str, concurrency: int, r
         await baton(tasks, base_url, concurrency, run_dir)
     assert stream.sent == 2 * len(tasks), stream.sent
     DRAINS.append(stream.drain_s)
+    EXPORTER_CPU.append(stream.cpu_s)
 
 
 DRAINS: list[float] = []
 """Per streamed round: seconds the run waited, after its last result was stored, for the exporter."""
+EXPORTER_CPU: list[float] = []
+"""Per streamed round: CPU seconds of the exporter process (it reports its own ``process_time``)."""
 
 
 def otel_export(run_dir: Path, out: Path) -> tuple[float, float, int]:
@@ -236,6 +242,32 @@ def otel_off_cost(run_dir: Path) -> float:
     with exporting(load_otel_settings(REPO), run_dir):
         pass
     return time.perf_counter() - start
+
+
+def _print_otel(results: dict[str, list[tuple[float, float, float]]], runs: int, loads: list[float]) -> None:
+    """The cost of streamed export: paired wall-time ratios, the exporter's CPU, the CPU totals."""
+    paired = sorted(o[0] / b[0] - 1 for o, b in zip(results["otel"], results["baton"], strict=True))
+    median = statistics.median(paired)
+    quartiles = statistics.quantiles(paired, n=4) if len(paired) > 1 else [median, median, median]
+    share = statistics.median(s[0] for s in results["otel"]) / statistics.median(s[0] for s in results["baton"]) - 1
+    print(f"otel export on, streamed during the run ({2 * runs} spans, OTLP JSON lines), {len(paired)} rounds: "
+          f"wall time {median:+.1%} median of paired rounds (quartiles {quartiles[0]:+.1%} .. {quartiles[2]:+.1%}; "
+          f"{sum(p < 0.05 for p in paired)} of {len(paired)} rounds under +5%), {share:+.1%} median vs median: "
+          f"{'meets' if median < 0.05 else 'misses'} the < 5% target; load average (1 min) at the rounds' "
+          f"start {min(loads):.1f}-{max(loads):.1f}")
+    exporter = EXPORTER_CPU[1:]  # the first is the warm-up's
+    per_run = statistics.median(exporter) / runs * 1000
+    bound = statistics.median(c / b[0] for c, b in zip(exporter, results["baton"], strict=True))
+    print(f"exporter process CPU: {per_run:.3f} ms per run (median of rounds; rounds: "
+          f"{', '.join(f'{c / runs * 1000:.3f}' for c in exporter)}); as a share of baton's wall time "
+          f"{bound:.1%} (what export could add if each of its CPU-seconds displaced the run's)")
+    total = {name: statistics.median(s[1] + s[2] for s in results[name]) / runs * 1000 for name in ("baton", "otel")}
+    print(f"CPU per run, measured process + children (grading worker, exporter): off {total['baton']:.2f} ms, "
+          f"on {total['otel']:.2f} ms ({total['otel'] / total['baton'] - 1:+.1%}); the exporter's share of the "
+          f"total with export on {per_run / total['otel']:.1%}")
+    drain = statistics.median(DRAINS[1:])
+    print(f"waiting for the exporter after the run's last result: median {drain * 1000:.0f} ms "
+          f"({drain / statistics.median(s[0] for s in results['baton']):.1%} of baton's median wall time)")
 
 
 def _children_cpu() -> float:
@@ -271,7 +303,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.otel:
             timed(baton_otel, tasks[:100], url, args.concurrency, Path(tmp) / "warmup-otel")
             results["otel"] = []
+        loads: list[float] = []
         for round_ in range(args.repeat):
+            loads.append(os.getloadavg()[0])
             results["bare"].append(timed(bare, tasks, url, args.concurrency))
             sides = [("baton", baton, f"run{round_}")]
             if args.otel:  # which of the two baton sides goes first alternates between rounds
@@ -307,15 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio baton/bare: median {ratio:.3f}x ({verdict} the <= 1.15x target), "
           f"best {best['baton'] / best['bare']:.3f}x, CPU {cpu_per_call['baton'] / cpu_per_call['bare']:.3f}x")
     if exports:
-        share = medians["otel"] / medians["baton"] - 1
-        paired = statistics.median(o[0] / b[0] - 1 for o, b in zip(results["otel"], results["baton"], strict=True))
-        print(f"otel export on, streamed during the run ({2 * args.runs} spans, OTLP JSON lines): median wall "
-              f"{share:+.1%} vs baton's median, {paired:+.1%} median of paired rounds "
-              f"({'meets' if max(share, paired) < 0.05 else 'misses'} the < 5% target)")
-        drain = statistics.median(DRAINS[1:])  # the first is the warm-up's
-        print(f"waiting for the exporter after the run's last result: median {drain * 1000:.0f} ms "
-              f"({drain / medians['baton']:.1%} of baton's median wall time; rounds: "
-              f"{', '.join(f'{d * 1000:.0f}' for d in DRAINS[1:])} ms)")
+        _print_otel(results, args.runs, loads)
         print(f"whole run directory exported afterwards (baton otel export): median "
               f"{statistics.median(e[0] for e in exports):.3f} s wall, {statistics.median(e[1] for e in exports):.3f} s "
               f"CPU ({statistics.median(e[0] for e in exports) / medians['baton']:.1%} of baton's median wall time)")

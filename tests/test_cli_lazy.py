@@ -50,8 +50,9 @@ def test_help_imports_no_command_module_and_run_help_only_its_own() -> None:
 
 def test_a_run_of_a_built_in_system_without_tools_loads_no_heavy_library(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A one-task ``naive`` run against a loopback endpoint, as a fresh process: the MCP SDK, the
-    simulated vendor's HTTP server, httpx (and with it rich and click), Hugging Face datasets,
-    pandas, scipy and jinja2 stay unimported (start-up: bench/startup.py)."""
+    simulated vendor's HTTP server, httpx (and with it rich and click), the ``openai`` SDK (the
+    client posts with httpx2), tenacity (until a call is retried), Hugging Face datasets, pandas,
+    scipy and jinja2 stay unimported (start-up: bench/startup.py)."""
     from pathlib import Path
 
     from baton.fixtures import load_tasks
@@ -70,5 +71,5 @@ def test_a_run_of_a_built_in_system_without_tools_loads_no_heavy_library(tmp_pat
     assert "exit 0" in done.stdout, done.stderr
     loaded = {m.split(".")[0] for m in done.stdout.split()}
     heavy = {"mcp", "mcp_types", "uvicorn", "starlette", "httpx", "rich", "click", "datasets", "pandas", "scipy",
-             "jinja2"}
+             "jinja2", "openai", "tenacity"}
     assert not heavy & loaded, sorted(heavy & loaded)

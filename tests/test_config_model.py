@@ -37,7 +37,7 @@ def test_settings_and_flags_resolve_the_same_way_everywhere(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(("body", "message"), [
     ('[tool.baton.rnu]\ntrials = 2\n', "[tool.baton]: unknown table(s) rnu; expected some of compare, gates, otel, "
-                                       "run, systems, vendors"),
+                                       "plugins, run, systems, vendors"),
     ('[tool.baton]\nrun = 3\n', "pyproject.toml: tool.baton.run: expected a table"),
     ('[tool.baton]\ngates = 3\n', "tool.baton.gates: expected an array of tables"),
     ('[tool.baton.run]\ncache = "yes"\n', "[tool.baton.run]: cache: expected true or false, got 'yes'"),

@@ -36,13 +36,13 @@ async def test_worker_grading_matches_inline_grading(tasks, tmp_path, monkeypatc
 
     monkeypatch.setattr(baton.engine, "_can_fork", lambda: fork)
     started = []
-    real_fork = baton.engine._fork_worker
+    real_start = baton.engine._ProcessGrading.start
 
-    async def spy_fork():
-        started.append("fork")
-        return await real_fork()
+    async def spy_start(self, tasks, grader):
+        await real_start(self, tasks, grader)
+        started.append(self.start_method)
 
-    monkeypatch.setattr(baton.engine, "_fork_worker", spy_fork)
+    monkeypatch.setattr(baton.engine._ProcessGrading, "start", spy_start)
     matrix = Matrix(tasks=tasks, systems=[BUILTIN_SYSTEMS["naive"], BUILTIN_SYSTEMS["rag"],
                                           BUILTIN_SYSTEMS["multi_agent"]], vendors=["sim-frontier"], trials=1, seed=3)
     profiles = builtin_profiles()
@@ -55,7 +55,7 @@ async def test_worker_grading_matches_inline_grading(tasks, tmp_path, monkeypatc
     assert outcomes(tmp_path / "inline") == outcomes(tmp_path / "worker")
     assert worker.cached_calls == worker.calls > 0 and worker.cost_usd == 0
     assert inline.passed > 0  # the simulated frontier vendor does solve some tasks end to end
-    assert started == (["fork"] if fork else [])
+    assert started == (["fork"] if fork else ["spawn"])
 
 
 class FirstStored(NullProgress):

@@ -42,12 +42,26 @@ def test_unknown_name_lists_the_known_ones():
 
 def test_entry_points_load_only_when_an_unknown_name_is_asked_for(monkeypatch):
     calls: list[str] = []
-    monkeypatch.setattr("importlib.metadata.entry_points", lambda group: calls.append(group) or [])
+    monkeypatch.setattr("baton.registry.entry_points_of", lambda group: calls.append(group) or [])
     things: Registry[int] = Registry("gadget", targets=False)
     things.add("known", 1)
     assert things.get("known") == 1 and calls == []
     assert "other" not in things
     assert calls == ["baton.plugins", "baton.gadgets"] or calls == ["baton.gadgets"]
+
+
+def test_installed_entry_points_are_read_once_per_process(monkeypatch):
+    import importlib.metadata
+
+    import baton.registry
+
+    scans: list[int] = []
+    real = importlib.metadata.entry_points
+    monkeypatch.setattr(baton.registry, "_entry_points_cache", None)
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda: scans.append(1) or real())
+    assert [ep.name for ep in baton.registry.entry_points_of("console_scripts") if ep.name == "baton"] == ["baton"]
+    baton.registry.entry_points_of("baton.plugins")
+    assert scans == [1]
 
 
 def test_task_tags_are_free_strings(task):
@@ -148,3 +162,29 @@ def test_the_readmes_example_check_fails_a_reply_with_a_placeholder(task):
         sys.path.remove(str(Path(__file__).parent / "plugins" / "dist"))
         sys.modules.pop("baton_library_plugin.reply_checks", None)
         CHECKS.remove("no_template_placeholders")
+
+
+def test_the_judge_is_a_registered_async_grader_and_a_users_async_check_fails_a_run(task):
+    import asyncio
+
+    from baton.graders.async_graders import (ASYNC_GRADERS, _active, apply_async_grades, register_async_grader,
+                                             run_async_graders)
+    spec = ASYNC_GRADERS.get("judge")
+    assert spec.needs_model and spec.apply is not None
+    trace = trace_of(task, "Loans run three weeks.")
+    assert asyncio.run(run_async_graders(task, trace, None)) is None  # no model: the judge does not run
+
+    async def policy(task, trace, context):
+        await asyncio.sleep(0)
+        return Check(name="held_out_async_policy", passed="weeks" not in trace.answer, detail="async verdict")
+
+    register_async_grader("held_out_async_policy")(policy)
+    try:
+        results = asyncio.run(run_async_graders(task, trace, None))
+        assert set(results) == {"held_out_async_policy"} and results["held_out_async_policy"].passed is False
+        grade = apply_async_grades(task, grade_run(task, trace), results)
+        assert grade.status == "failed" and grade.checks[-1].name == "held_out_async_policy"
+        assert grade.failure_category is not None
+    finally:
+        ASYNC_GRADERS.remove("held_out_async_policy")
+        _active.clear()

@@ -79,9 +79,15 @@ def assert_plugin_parts_in(run_dir: Path) -> None:
 
 def test_plugin_parts_run_through_baton_run_and_report(project: Path, tmp_path: Path):
     run_dir = tmp_path / "run"
-    done = baton(project, "run", "--out", str(run_dir), "--no-cache")
+    lines = tmp_path / "exported" / "runs.jsonl"
+    lines.parent.mkdir()
+    done = baton(project, "run", "--out", str(run_dir), "--no-cache", "--otel-export", f"run-lines={lines}")
     assert done.returncode == 0, done.stderr
     assert "4/4 runs" in done.stdout and "0 infra errors" in done.stdout
+    assert f"spans exported to run-lines:{lines}" in done.stderr  # the plugin's exporter, during the run
+    exported = [json.loads(line) for line in lines.read_text().splitlines()]
+    assert len(exported) == 4 and {e["name"] for e in exported} == {"invoke_workflow two_step"}, exported
+    assert {e["task"] for e in exported} == {r["key"]["task_id"] for r in results(run_dir)}
     reported = baton(project, "report", str(run_dir))
     assert reported.returncode == 0, reported.stderr
     assert str(run_dir / "report.txt") in reported.stdout  # every registered format by default
@@ -114,10 +120,13 @@ def test_without_the_plugin_its_names_are_clear_errors(project: Path, tmp_path: 
     fails_with(f"{pyproject} [tool.baton.run]: modes: unknown mode 'isolated:lookup'",
                "with hop one of route, retrieve, draft, act, verify")
     pyproject.write_text(pyproject.read_text().replace('modes = ["system", "isolated:lookup"]', 'modes = ["system"]'))
-    fails_with("unknown architecture 'two_step'; known: ", "callable, crewai, http, langgraph, multi_agent, naive, rag")
+    fails_with("unknown architecture 'two_step'; known: ", "multi_agent, naive, rag")  # adapters join when installed
     systems = project / "runners" / "systems.toml"
     systems.write_text(systems.read_text().replace('architecture = "two_step"', 'architecture = "naive"'))
     fails_with("vendor profile 'echo-local': kind: unknown vendor kind 'echo'; known: local, openai, sim")
+    missing = baton(project, "otel", "export", str(tmp_path), "--otel-export", "run-lines=runs.jsonl", plugin=False)
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr, missing.stderr
+    assert "--otel-export: unknown exporter 'run-lines'; known: jsonl-file, otlp-http" in missing.stderr
 
 
 def test_results_of_a_plugin_run_still_report_without_the_plugin(project: Path, tmp_path: Path):
@@ -126,3 +135,6 @@ def test_results_of_a_plugin_run_still_report_without_the_plugin(project: Path, 
     reported = baton(project, "report", str(run_dir), "--format", "md,json", plugin=False)
     assert reported.returncode == 0, reported.stderr
     assert "lookup_recall" in (run_dir / "card.json").read_text()
+    later = tmp_path / "later.jsonl"
+    exported = baton(project, "otel", "export", str(run_dir), "--otel-export", f"run-lines={later}")
+    assert exported.returncode == 0 and len(later.read_text().splitlines()) == 4, exported.stderr

@@ -1,4 +1,4 @@
-"""The one model client: any OpenAI-compatible endpoint through ``openai.AsyncOpenAI``.
+"""The one model client: any OpenAI-compatible endpoint, posted to with ``httpx2``.
 
 :class:`VendorClient` implements :class:`baton.model.ModelClient` for one vendor profile: it
 retries 429/5xx/timeouts/connection errors with tenacity (honouring ``Retry-After``), raises
@@ -21,12 +21,11 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx2
-import openai
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from baton import __version__
 from baton.call_context import HEADER, current_call
 from baton.errors import ConfigError
 from baton.model import ChatResponse, InfraError, Message, RequestedToolCall
@@ -36,11 +35,16 @@ from baton.task import GoldenTask
 from baton.vendor_kinds import EmbeddedVendor, StartContext, VendorKind, kind_of
 from baton.vendors import VendorProfile
 
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
+
 log = logging.getLogger(__name__)
 
 KEYLESS = "baton-no-key"  # sent to endpoints that need no key (local, sim, most vLLM/Ollama servers)
 _RETRY_AFTER_CAP_S = 60.0
-_BEARER = {"bearer_auth": True}  # the request options' security: send the key as a bearer token
+_USER_AGENT = f"baton/{__version__}"
+# as the ``openai`` SDK's pool: up to 1,000 connections, 100 kept alive between calls
+_LIMITS = httpx2.Limits(max_connections=1000, max_keepalive_connections=100)
 _SECRETISH = re.compile(r"\b(?:sk|pk|rk|key)[-_][A-Za-z0-9_\-*.]{3,}", re.I)
 
 
@@ -176,6 +180,72 @@ def extract_json(text: str) -> tuple[dict[str, Any] | None, str | None]:
     return value, None
 
 
+# --- failures ---------------------------------------------------------------------------------
+
+class VendorFailure(Exception):
+    """One failed exchange with a vendor (the client turns it into a retry, an
+    :class:`InfraError` or a rejected-request response)."""
+
+    def describe(self) -> str:
+        return str(self)
+
+
+class TransportFailure(VendorFailure):
+    """No HTTP response: the connection failed, broke, or (``timed_out``) the timeout ran out."""
+
+    def __init__(self, timed_out: bool) -> None:
+        super().__init__("request timed out" if timed_out else "connection error")
+        self.timed_out = timed_out
+
+
+_STATUS_NAMES = {400: "BadRequestError", 401: "AuthenticationError", 403: "PermissionDeniedError",
+                 404: "NotFoundError", 409: "ConflictError", 422: "UnprocessableEntityError",
+                 429: "RateLimitError"}
+"""The names OpenAI-compatible SDKs give these statuses (kept in messages users already know)."""
+
+
+class StatusFailure(VendorFailure):
+    """An HTTP response outside 2xx; ``message`` carries the body's ``error.message`` when it has one."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers
+        self.message = message
+
+    @classmethod
+    def of(cls, response: httpx2.Response) -> StatusFailure:
+        message = f"Error code: {response.status_code}"
+        try:
+            body = json.loads(response.content)
+        except ValueError:
+            body = None
+        error = body.get("error", body) if isinstance(body, dict) else None
+        detail = error.get("message") if isinstance(error, dict) else None
+        if isinstance(detail, str) and detail:
+            message += f" - {detail}"
+        return cls(response.status_code, response.headers, message)
+
+    @property
+    def name(self) -> str:
+        if self.status in _STATUS_NAMES:
+            return _STATUS_NAMES[self.status]
+        return "InternalServerError" if self.status >= 500 else "APIStatusError"
+
+    def describe(self) -> str:
+        text = f"HTTP {self.status} ({self.name})"
+        if self.status not in (401, 403):  # their bodies may echo the key
+            text += f": {self.message}"
+        return text
+
+
+class MalformedResponse(VendorFailure):
+    """A 2xx response whose body is not a JSON object (not retried: the vendor answered)."""
+
+    def describe(self) -> str:
+        return f"malformed response: {self}"
+
+
 # --- retries ---------------------------------------------------------------------------------
 
 _SYSTEM_FAULT_STATUSES = frozenset({400, 413, 422})
@@ -183,17 +253,17 @@ _SYSTEM_FAULT_STATUSES = frozenset({400, 413, 422})
 
 
 def _retryable(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+    if isinstance(exc, TransportFailure):  # connection errors and timeouts
         return True
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code in (408, 409, 429) or exc.status_code >= 500
+    if isinstance(exc, StatusFailure):
+        return exc.status in (408, 409, 429) or exc.status >= 500
     return False
 
 
 def _retry_after(exc: BaseException | None) -> float | None:
-    if not isinstance(exc, openai.APIStatusError):
+    if not isinstance(exc, StatusFailure):
         return None
-    headers = exc.response.headers
+    headers = exc.headers
     value = headers.get("retry-after-ms")
     if value is not None:
         try:
@@ -230,16 +300,7 @@ class _Wait:
 
 
 def _describe(exc: BaseException, secret: str | None) -> str:
-    if isinstance(exc, openai.APIStatusError):
-        text = f"HTTP {exc.status_code} ({type(exc).__name__})"
-        if exc.status_code not in (401, 403):
-            text += f": {exc.message}"
-    elif isinstance(exc, openai.APITimeoutError):
-        text = "request timed out"
-    elif isinstance(exc, openai.APIConnectionError):
-        text = "connection error"
-    else:
-        text = f"{type(exc).__name__}: {exc}"
+    text = exc.describe() if isinstance(exc, VendorFailure) else f"{type(exc).__name__}: {exc}"
     return redact(text, secret)
 
 
@@ -256,18 +317,22 @@ class VendorClient:
     """:class:`baton.model.ModelClient` for one vendor profile over an OpenAI-compatible endpoint.
 
     ``endpoint`` (used by :class:`ClientPool`) is awaited once before the first call and returns
-    the base URL of an embedded vendor that it starts on demand."""
+    the base URL of an embedded vendor that it starts on demand. ``http_for`` (also the pool's)
+    returns the shared HTTP client of a base URL; without it and without ``http_client`` the
+    client makes, and closes, its own."""
 
     def __init__(self, profile: VendorProfile, *, cache: ResponseCache | None = None,
                  http_client: Any | None = None, backoff_s: float = 0.5, backoff_cap_s: float = 20.0,
-                 endpoint: Callable[[], Awaitable[str]] | None = None) -> None:
+                 endpoint: Callable[[], Awaitable[str]] | None = None,
+                 http_for: Callable[[str], httpx2.AsyncClient] | None = None) -> None:
         self._profile = profile
         self._cache = cache
         self._cache_identity = cache_identity(profile)
         self._http_client = http_client
+        self._http_for = http_for
         self._endpoint = endpoint
         self._wait = _Wait(backoff_s, backoff_cap_s)
-        self._client: openai.AsyncOpenAI | None = None
+        self._client: _Endpoint | None = None
         self._start_lock: asyncio.Lock | None = None
         self._sem: asyncio.Semaphore | None = None
         self._sem_loop: asyncio.AbstractEventLoop | None = None
@@ -295,9 +360,17 @@ class VendorClient:
     def simulated(self) -> bool:
         return self._profile.simulated
 
-    def _make_client(self, base_url: str) -> openai.AsyncOpenAI:
-        return openai.AsyncOpenAI(base_url=base_url, api_key=self._api_key(), max_retries=0,
-                                  timeout=self._profile.timeout_s, http_client=self._http_client)
+    def _make_client(self, base_url: str) -> _Endpoint:
+        headers = {"Authorization": f"Bearer {self._api_key()}", "Content-Type": "application/json",
+                   "Accept": "application/json", "User-Agent": _USER_AGENT}
+        timeout = httpx2.Timeout(self._profile.timeout_s)
+        http = self._http_client
+        if http is None and self._http_for is not None:
+            http = self._http_for(base_url)
+        owned = http is None
+        if http is None:
+            http = new_http_client(timeout=timeout)
+        return _Endpoint(http, f"{base_url.rstrip('/')}/chat/completions", headers, timeout, owned)
 
     def _api_key(self) -> str:
         """The key, read from the profile's environment variable when the HTTP client is made
@@ -314,7 +387,7 @@ class VendorClient:
         env = self._profile.api_key_env
         return os.environ.get(env) if env else None
 
-    async def _openai(self) -> openai.AsyncOpenAI:
+    async def _endpoint_client(self) -> _Endpoint:
         if self._client is not None:
             return self._client
         if self._endpoint is None:
@@ -330,10 +403,10 @@ class VendorClient:
         return self._client
 
     async def aclose(self) -> None:
-        """Close the underlying HTTP client."""
+        """Close the underlying HTTP client (one passed in as ``http_client`` stays open: its owner closes it)."""
         client, self._client = self._client, None
-        if client is not None:
-            await client.close()
+        if client is not None and client.owned:
+            await client.http.aclose()
 
     def _semaphore(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()
@@ -378,7 +451,7 @@ class VendorClient:
         if seed is not None:
             kwargs["seed"] = seed
 
-        client = await self._openai()
+        client = await self._endpoint_client()
         attempts = 0
         started = time.perf_counter()
         async with self._semaphore():
@@ -386,10 +459,14 @@ class VendorClient:
                 try:
                     attempts = 1
                     data = await self._post(client, kwargs, 0)
-                except openai.OpenAIError as exc:
+                except VendorFailure as exc:
                     if profile.retries < 1 or not _retryable(exc):
                         raise
                     first: BaseException | None = exc
+                    # tenacity is imported here, on the first retry: a run whose calls all succeed
+                    # never loads it.
+                    from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt
+
                     # Retries go through tenacity; the failed first attempt is replayed as its
                     # attempt 1, so stop and wait (Retry-After included) see it as usual.
                     async for attempt in AsyncRetrying(stop=stop_after_attempt(profile.retries + 1),
@@ -401,8 +478,8 @@ class VendorClient:
                                 raise failed
                             attempts += 1
                             data = await self._post(client, kwargs, attempts - 1)
-            except openai.OpenAIError as exc:
-                if isinstance(exc, openai.APIStatusError) and exc.status_code in _SYSTEM_FAULT_STATUSES:
+            except VendorFailure as exc:
+                if isinstance(exc, StatusFailure) and exc.status in _SYSTEM_FAULT_STATUSES:
                     # The vendor is up and answered: the *system* sent a request the model cannot
                     # serve (context too long, a schema it rejects). That fails the task, it is
                     # not an infrastructure error.
@@ -421,26 +498,28 @@ class VendorClient:
             self._cache.put(key, response_to_dict(response))  # type: ignore[union-attr]
         return response
 
-    async def _post(self, client: openai.AsyncOpenAI, body: dict[str, Any], attempt: int) -> dict[str, Any]:
-        """One ``POST /chat/completions`` with the already-plain JSON ``body``, through the
-        client's low-level path (status errors and timeouts raised as by ``create``, without its
-        request transform and response model); returns the decoded JSON body."""
-        options: dict[str, Any] = {"security": _BEARER}
-        headers = call_headers()
+    async def _post(self, client: _Endpoint, body: dict[str, Any], attempt: int) -> dict[str, Any]:
+        """One ``POST /chat/completions`` of the plain JSON ``body``; the decoded JSON body, or a
+        :class:`VendorFailure` (no response, a status outside 2xx, a body that is not a JSON object)."""
+        headers = dict(client.headers)
+        headers.update(call_headers())
         if self._sim:
             headers["x-baton-attempt"] = str(attempt)  # the simulator's faults are per attempt
-        if headers:
-            options["headers"] = headers
-        raw = await client.post(  # type: ignore[call-overload]  # options: a plain dict for its TypedDict
-            "/chat/completions", body=body, cast_to=httpx2.Response, options=options)
+        try:
+            raw = await client.http.post(client.url, content=json.dumps(body).encode(), headers=headers,
+                                         timeout=client.timeout, follow_redirects=True)
+        except httpx2.TimeoutException:
+            raise TransportFailure(timed_out=True) from None
+        except (httpx2.RequestError, httpx2.InvalidURL):  # as the SDK did: any other send failure
+            raise TransportFailure(timed_out=False) from None
+        if not raw.is_success:
+            raise StatusFailure.of(raw)
         try:
             data = json.loads(raw.content)
         except ValueError:
             data = None
         if not isinstance(data, dict):
-            raise openai.APIResponseValidationError(
-                response=raw, body=raw.text[:200],
-                message=f"the vendor's response is not a JSON object: {raw.text[:80]!r}")
+            raise MalformedResponse(f"the vendor's response is not a JSON object: {raw.text[:80]!r}")
         return data
 
     def _read(self, data: dict[str, Any], schema: dict[str, Any] | None, latency: float,
@@ -498,6 +577,66 @@ class VendorClient:
         return response
 
 
+@functools.lru_cache(maxsize=1)
+def tls_context() -> Any:
+    """The process's one verifying TLS context (an ``ssl.SSLContext`` on the system trust store),
+    shared by every HTTP client Baton makes: building one reads the trust store, 30-40 ms of CPU,
+    which each ``httpx2.AsyncClient`` would otherwise pay again."""
+    return httpx2.create_ssl_context()
+
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+
+
+class _TLSOnDemand(httpx2.AsyncBaseTransport):
+    """A transport that builds the verifying TLS context on its first ``https://`` request:
+    ``http://`` requests (a loopback simulated vendor, a local llama.cpp/vLLM/Ollama server) go
+    through a connection pool that never speaks TLS, so a run against them pays no trust-store
+    read. Each scheme has its own pool; an ``https://`` request is always verified."""
+
+    def __init__(self, limits: httpx2.Limits) -> None:
+        self._limits = limits
+        # verify=False only spares the trust-store read: this pool serves http:// requests alone
+        self._plain = httpx2.AsyncHTTPTransport(verify=False, limits=limits)
+        self._tls: httpx2.AsyncHTTPTransport | None = None
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        if request.url.scheme == "http":
+            return await self._plain.handle_async_request(request)
+        if self._tls is None:
+            self._tls = httpx2.AsyncHTTPTransport(verify=tls_context(), limits=self._limits)
+        return await self._tls.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._plain.aclose()
+        if self._tls is not None:
+            await self._tls.aclose()
+
+
+def new_http_client(*, limits: httpx2.Limits = _LIMITS, **options: Any) -> httpx2.AsyncClient:
+    """An ``httpx2.AsyncClient`` (``options`` as its constructor's) that reads the trust store
+    only when it first needs TLS. With a proxy set in the environment (httpx2 builds the proxies'
+    transports up front) it verifies with the shared :func:`tls_context` from the start."""
+    if any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES):
+        return httpx2.AsyncClient(limits=limits, verify=tls_context(), **options)
+    return httpx2.AsyncClient(transport=_TLSOnDemand(limits), **options)
+
+
+class _Endpoint:
+    """Where a client posts: the pooled HTTP client, the completions URL, the fixed headers
+    (key, content type, user agent) and the profile's timeout."""
+
+    __slots__ = ("headers", "http", "owned", "timeout", "url")
+
+    def __init__(self, http: httpx2.AsyncClient, url: str, headers: dict[str, str], timeout: httpx2.Timeout,
+                 owned: bool) -> None:
+        self.http = http
+        self.url = url
+        self.headers = headers
+        self.timeout = timeout
+        self.owned = owned
+
+
 def _tokens(value: Any) -> int:
     """A token count from a response's usage (absent or malformed counts as 0)."""
     return value if isinstance(value, int) and value >= 0 else 0
@@ -523,6 +662,7 @@ class ClientPool:
         self._http_client = http_client
         self._backoff_s = backoff_s
         self._clients: dict[str, VendorClient] = {}
+        self._http: dict[str, httpx2.AsyncClient] = {}  # base URL -> the connection pool its profiles share
         self._servers: dict[str, tuple[VendorKind, EmbeddedVendor]] = {}  # kind or kind/profile -> server
         self._lock: asyncio.Lock | None = None
 
@@ -544,9 +684,17 @@ class ClientPool:
                 async def endpoint(profile: VendorProfile = profile, kind: VendorKind = kind) -> str:
                     return await self._embedded_endpoint(kind, profile)
             client = VendorClient(profile, cache=self._cache, http_client=self._http_client,
-                                  backoff_s=self._backoff_s, endpoint=endpoint)
+                                  backoff_s=self._backoff_s, endpoint=endpoint, http_for=self._http_of)
             self._clients[name] = client
         return client
+
+    def _http_of(self, base_url: str) -> httpx2.AsyncClient:
+        """The one HTTP client (connection pool) of ``base_url``, shared by every profile there
+        (the embedded simulated vendor serves all its models at one URL)."""
+        http = self._http.get(base_url)
+        if http is None or http.is_closed:
+            http = self._http[base_url] = new_http_client()
+        return http
 
     def add_tasks(self, tasks: Iterable[GoldenTask]) -> None:
         """Tasks the simulated vendor must know (also after it started): any user's task set."""
@@ -582,10 +730,14 @@ class ClientPool:
         """Stop every embedded vendor this pool started and close the HTTP clients."""
         servers, self._servers = list(self._servers.values()), {}
         clients, self._clients = list(self._clients.values()), {}
+        shared, self._http = list(self._http.values()), {}
         try:
             for client in clients:
                 with contextlib.suppress(Exception):  # a client bound to a finished loop: nothing to free
                     await client.aclose()
+            for http in shared:
+                with contextlib.suppress(Exception):
+                    await http.aclose()
         finally:
             await _stop_all([server for _, server in reversed(servers)])
 

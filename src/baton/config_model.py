@@ -8,6 +8,7 @@ The tables a project's ``pyproject.toml`` may hold under ``[tool.baton]``::
     [tool.baton.vendors.NAME]   # vendor profiles                          (baton.vendors.VendorProfile)
     [tool.baton.systems.NAME]   # named systems                            (baton.systems.SystemConfig)
     [tool.baton.otel]           # OpenTelemetry export and ingest          (baton.otel.settings)
+    plugins = ["checks/mine.py", "mypkg.checks"]   # the project's own plugins, imported first
 
 :func:`load_config` checks the whole table once: an unknown table or setting, or a value of the
 wrong kind, is a :class:`ConfigError` naming the file, the table, the key and what was expected
@@ -30,7 +31,7 @@ from baton.problems import describe_validation
 from baton.project import read_toml
 from baton.run_settings import DEFAULT_SYSTEMS, DEFAULT_VENDORS, int_at_least, modes_of, names_of
 
-__all__ = ["BatonTable", "CompareTable", "ProjectConfig", "RunTable", "load_config"]
+__all__ = ["BatonTable", "CompareTable", "ProjectConfig", "RunTable", "load_config", "load_plugins"]
 
 
 def _path(value: Any) -> Path:
@@ -111,9 +112,25 @@ class BatonTable(BaseModel):
     vendors: dict[str, Any] = {}
     systems: dict[str, Any] = {}
     otel: dict[str, Any] = {}
+    plugins: tuple[str, ...] = ()
 
 
-_TABLES = {"run": dict, "compare": dict, "gates": list, "vendors": dict, "systems": dict, "otel": dict}
+_TABLES = {"run": dict, "compare": dict, "gates": list, "vendors": dict, "systems": dict, "otel": dict,
+           "plugins": list}
+
+
+def _plugins(raw: Mapping[str, Any], config: ProjectConfig) -> tuple[str, ...]:
+    """``plugins``: files (relative to the pyproject's folder) or module names, imported once,
+    before the tables that may name what they register are checked."""
+    from baton.registry import load_project_plugins
+
+    specs = raw.get("plugins", [])
+    bad = [s for s in specs if not isinstance(s, str) or not s.strip()]
+    if bad:
+        raise ConfigError(f"{config.source()}: plugins: expected a list of Python files relative to "
+                          f"{config.pyproject.parent} or module names, got {bad[0]!r}")
+    load_project_plugins(specs, config.pyproject.parent, config.source())
+    return tuple(specs)
 
 
 @dataclass(frozen=True)
@@ -139,6 +156,21 @@ def _table(model: type[BaseModel], raw: Any, source: str) -> Any:
         raise ConfigError(f"{source}: {describe_validation(exc)}") from None
 
 
+def load_plugins(project_dir: Path) -> ProjectConfig:
+    """Only ``[tool.baton] plugins``, checked and imported (once): for commands that read stored
+    runs (``baton report``, ``baton otel export``), which must not fail on a run table they do
+    not use. ``model.plugins`` holds the entries."""
+    pyproject = Path(project_dir) / "pyproject.toml"
+    data: Any = read_toml(pyproject) if pyproject.is_file() else {}
+    raw = data.get("tool", {}).get("baton", {}) if isinstance(data.get("tool", {}), dict) else None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{pyproject}: tool.baton: expected a table")
+    config = ProjectConfig(pyproject, raw, BatonTable())
+    if "plugins" in raw and not isinstance(raw["plugins"], list):
+        raise ConfigError(f"{pyproject}: tool.baton.plugins: expected a list of Python files or module names")
+    return ProjectConfig(pyproject, raw, BatonTable.model_construct(plugins=_plugins(raw, config)))
+
+
 def load_config(project_dir: Path) -> ProjectConfig:
     """Read and check ``[tool.baton]`` of ``project_dir/pyproject.toml`` (defaults without the file)."""
     pyproject = Path(project_dir) / "pyproject.toml"
@@ -152,11 +184,13 @@ def load_config(project_dir: Path) -> ProjectConfig:
                           f"{', '.join(sorted(_TABLES))}")
     for name, kind in _TABLES.items():
         if name in raw and not isinstance(raw[name], kind):
-            expected = "an array of tables ([[tool.baton.gates]])" if kind is list else "a table"
+            expected = ("a list of Python files or module names" if name == "plugins" else
+                        "an array of tables ([[tool.baton.gates]])" if kind is list else "a table")
             raise ConfigError(f"{pyproject}: tool.baton.{name}: expected {expected}")
+    plugins = _plugins(raw, config)
     run = _table(RunTable, raw.get("run", {}), config.source("run"))
     compare = _table(CompareTable, raw.get("compare", {}), config.source("compare"))
     model = BatonTable.model_construct(run=run, compare=compare, gates=list(raw.get("gates", [])),
                                        vendors=dict(raw.get("vendors", {})), systems=dict(raw.get("systems", {})),
-                                       otel=dict(raw.get("otel", {})))
+                                       otel=dict(raw.get("otel", {})), plugins=plugins)
     return ProjectConfig(pyproject, raw, model)

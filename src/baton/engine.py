@@ -30,14 +30,14 @@ import contextlib
 import datetime as dt
 import functools
 import logging
+import multiprocessing
+import multiprocessing.connection
 import os
-import pickle
 import signal
-import struct
 import sys
 import threading
 import time
-import traceback
+import types
 from collections import deque
 from collections.abc import (
     AsyncIterator,
@@ -47,9 +47,11 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from baton.errors import BatonError
 from baton.manifest import Manifest, build_config, build_manifest, with_measurement
@@ -189,10 +191,10 @@ def result_line(task: GoldenTask, trace: Trace, grader: Grader, key: RunKey, see
     ``trace_json``: the trace already serialized (as it crossed to a grading worker); it is
     spliced into the line instead of serializing the trace a second time."""
     grade = grader(task, trace)
-    if judge is not None and grade.status != "error":
-        from baton.graders.judge import apply_judge
+    if judge is not None and grade.status != "error":  # the async graders' results, by name
+        from baton.graders.async_graders import apply_async_grades
 
-        grade = apply_judge(task, grade, judge)
+        grade = apply_async_grades(task, grade, judge)
     usage = trace.usage
     result = RunResult.model_construct(
         version=RESULT_VERSION, key=key, seed=seed, status=grade.status, simulated=trace.simulated,
@@ -212,111 +214,62 @@ _TRACE_JSON = Trace.__pydantic_serializer__.to_json  # Trace -> compact JSON byt
 
 # --------------------------------------------------------------------------- grading in a worker process
 
-_FRAME = struct.Struct("!I")
-_WORKER_CODE = "from baton.engine import grade_worker_main; grade_worker_main()"
+_worker_state: tuple[dict[tuple[str, str], GoldenTask], Grader] | None = None
+"""In a grading worker: its tasks by (id, version), and the grader (set by :func:`_init_grading_worker`)."""
 
 
-def _frame(payload: bytes) -> bytes:
-    return _FRAME.pack(len(payload)) + payload
+def _init_grading_worker(tasks: Sequence[GoldenTask], grader: Grader) -> None:
+    """The initializer of a grading worker process (``ProcessPoolExecutor(initializer=...)``).
 
-
-def _read_frame(stream: BinaryIO) -> bytes | None:
-    head = stream.read(_FRAME.size)
-    if len(head) < _FRAME.size:
-        return None
-    (size,) = _FRAME.unpack(head)
-    data = stream.read(size)
-    return data if len(data) == size else None
-
-
-def grade_worker_main() -> None:
-    """A grading worker process: reads (tasks, grader), then batches of (key, seed, trace JSON)
-    on stdin, and writes batches of :data:`Finished` on stdout (length-prefixed pickles). It ends
-    when stdin closes, which is also what happens when its parent dies, even by SIGKILL (then a
-    reply it was writing has no reader: it leaves quietly, without a BrokenPipeError traceback)."""
+    Ctrl-C is the parent's to handle (it drains what it sent), so the worker ignores SIGINT; the
+    parent blocks SIGINT while it starts the worker, so none arrives before this line. A daemon
+    thread waits on the parent's sentinel (a pipe that reaches end-of-file when the parent dies,
+    even by SIGKILL) and ends the worker at once: the standard pool's worker would otherwise wait
+    forever on its call queue, whose both ends it holds itself."""
+    global _worker_state
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    inp = sys.stdin.buffer
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # anything a grader prints goes to stderr, not into the result stream
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _worker_state = ({(t.id, t.version): t for t in tasks}, grader)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with_parent, args=(parent.sentinel,), name="baton-grading-lifeline",
+                         daemon=True).start()
+
+
+def _exit_with_parent(sentinel: int) -> None:
+    multiprocessing.connection.wait([sentinel])
+    os._exit(0)  # nobody is left to read a result: leave without cleanup or traceback
+
+
+def _grade_batch(batch: list[tuple[RunKey, int, bytes, dict[str, Any] | None]]) -> list[Finished]:
+    """Grade and serialize a batch of runs in a grading worker (the trace crosses as JSON)."""
+    assert _worker_state is not None, "the grading worker was not initialized"
+    by_key, grader = _worker_state
+    return [result_line(by_key[(key.task_id, key.task_version)], Trace.model_validate_json(trace_json), grader,
+                        key, seed, trace_json, judge)
+            for key, seed, trace_json, judge in batch]
+
+
+def _ready() -> int:
+    return os.getpid()
+
+
+@contextlib.contextmanager
+def _plain_main_module() -> Iterator[None]:
+    """While a worker is spawned: a blank ``__main__``. ``spawn`` otherwise re-imports the
+    parent's main script in the worker (multiprocessing's "safe importing of the main module"),
+    which the worker does not need and which runs a user's script without a main guard a second
+    time; the worker starts as a plain interpreter, as ``python -c`` would."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
     try:
-        _grade_worker_loop(inp, out)
-    except BrokenPipeError:  # the parent is gone: nobody is left to read the results
-        with contextlib.suppress(OSError):  # later flushes (at exit) must not fail again
-            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
-
-
-def _grade_worker_loop(inp: BinaryIO, out: BinaryIO) -> None:
-    header = _read_frame(inp)
-    if header is None:
-        return
-    tasks, grader = pickle.loads(header)
-    by_key = {(t.id, t.version): t for t in tasks}
-    while (frame := _read_frame(inp)) is not None:
-        try:
-            reply: tuple[str, Any] = ("ok", [result_line(by_key[(key.task_id, key.task_version)],
-                                                         Trace.model_validate_json(trace_json), grader, key, seed,
-                                                         trace_json, judge)
-                                             for key, seed, trace_json, judge in pickle.loads(frame)])
-        except Exception:  # noqa: BLE001 - any grader failure goes back to the parent, with its traceback
-            reply = ("error", traceback.format_exc())
-        out.write(_frame(pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)))
-        out.flush()
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def _can_fork() -> bool:
-    return hasattr(os, "fork") and threading.active_count() == 1
-
-
-class _ForkedWorker:
-    """The parts of :class:`asyncio.subprocess.Process` that :class:`_ProcessGrading` uses, for a
-    worker made with ``os.fork``."""
-
-    def __init__(self, pid: int, stdin: asyncio.StreamWriter, stdout: asyncio.StreamReader) -> None:
-        self.pid, self.stdin, self.stdout = pid, stdin, stdout
-        self._code: int | None = None
-
-    async def wait(self) -> int:
-        if self._code is None:
-            _, status = await asyncio.get_running_loop().run_in_executor(None, os.waitpid, self.pid, 0)
-            self._code = os.waitstatus_to_exitcode(status)
-        return self._code
-
-    def kill(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, signal.SIGKILL)
-
-
-async def _fork_worker() -> _ForkedWorker:
-    """Fork a grading worker wired to two pipes (its stdin and stdout)."""
-    import baton.graders  # noqa: F401 - imported once here, inherited by the child
-
-    to_child_r, to_child_w = os.pipe()
-    from_child_r, from_child_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into the parent's event loop
-        code = 0
-        try:
-            os.setsid()
-            os.close(to_child_w)
-            os.close(from_child_r)
-            os.dup2(to_child_r, 0)
-            os.dup2(from_child_w, 1)
-            sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115 - fresh buffer on the pipe
-            grade_worker_main()
-        except BaseException:  # noqa: BLE001 - report and leave without running the parent's cleanup
-            traceback.print_exc()
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(to_child_r)
-    os.close(from_child_w)
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=2**30)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(from_child_r, "rb", 0))
-    transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin,
-                                                        os.fdopen(to_child_w, "wb", 0))
-    writer = asyncio.StreamWriter(transport, protocol, None, loop)
-    return _ForkedWorker(pid, writer, reader)
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 class GradingWorkerError(RuntimeError):
@@ -324,92 +277,128 @@ class GradingWorkerError(RuntimeError):
 
 
 class _ProcessGrading:
-    """Grades and serializes finished runs in a worker process, so the event loop that drives
-    the model calls spends its CPU on them only. Runs finishing in the same loop iteration go as
-    one batch; traces cross the process boundary as JSON (validated again on the other side)."""
+    """Grades and serializes finished runs in one worker process of a standard
+    :class:`~concurrent.futures.ProcessPoolExecutor`, so the event loop that drives the model
+    calls spends its CPU on them only. One batch (one future) is graded at a time; the runs that
+    finish meanwhile go as the next, so the pool's threads hand over few, larger batches when the
+    worker is busy. Traces cross the process boundary as JSON (validated again on the other side).
+
+    The worker is forked while this process has a single thread (it inherits the imported
+    graders: no interpreter start-up and imports, about 0.35 s of CPU competing with the model
+    calls; with one thread no lock can be inherited held), and spawned otherwise."""
 
     def __init__(self, on_done: Callable[[Finished], None], on_error: Callable[[BaseException], None]) -> None:
         self._on_done = on_done
         self._on_error = on_error
         self._batch: list[tuple[RunKey, int, bytes, dict[str, Any] | None]] = []
-        self._proc: asyncio.subprocess.Process | _ForkedWorker | None = None
-        self._reader: asyncio.Task[None] | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._failed = False
+        self._in_flight = False  # one batch at a time: runs finishing meanwhile gather into the next
         self._idle = asyncio.Event()
         self._idle.set()
         self.backlog = 0
+        self.worker_pid: int | None = None
+        self.start_method: str | None = None
 
     async def start(self, tasks: Sequence[GoldenTask], grader: Grader) -> None:
-        if _can_fork():
-            # A forked worker inherits the already-imported graders: no interpreter start-up and
-            # imports (about 0.35 s of CPU competing with the model calls). Only while this process
-            # has a single thread, so no lock can be inherited held.
-            self._proc = await _fork_worker()
-        else:
-            self._proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-c", _WORKER_CODE, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                start_new_session=True)  # Ctrl-C is the parent's to handle: it drains what it sent
-        assert self._proc.stdin is not None
-        self._proc.stdin.write(_frame(pickle.dumps((list(tasks), grader), protocol=pickle.HIGHEST_PROTOCOL)))
-        self._reader = asyncio.create_task(self._read_loop())
+        fork = _can_fork()
+        if fork:
+            import baton.graders  # noqa: F401 - imported once here, inherited by the worker
+        context = multiprocessing.get_context("fork" if fork else "spawn")
+        self.start_method = context.get_start_method()
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_init_grading_worker,
+                                         initargs=(list(tasks), grader))
+        blocked = threading.current_thread() is threading.main_thread()
+        if blocked:  # the worker starts with SIGINT blocked; its initializer ignores, then unblocks it
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            with contextlib.nullcontext() if fork else _plain_main_module():
+                ready = self._pool.submit(_ready)  # starts the worker, in this thread (before any pool thread)
+        finally:
+            if blocked:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        try:
+            self.worker_pid = await asyncio.wrap_future(ready)
+        except BrokenProcessPool as exc:
+            raise GradingWorkerError(f"the grading worker did not start: {exc.__cause__ or exc}") from None
 
     def submit(self, item: WorkItem, trace: Trace, judge: dict[str, Any] | None = None) -> None:
+        if self._failed:
+            return  # the run fails with the worker's error; this run stays unstored, to run on resume
         self._batch.append((item.key(), item.seed, _TRACE_JSON(trace), judge))
         self.backlog += 1
         self._idle.clear()
-        if len(self._batch) == 1:
+        if len(self._batch) == 1 and not self._in_flight:
             asyncio.get_running_loop().call_soon(self._flush)
 
     def _flush(self) -> None:
+        if self._in_flight:
+            return  # sent when the batch being graded comes back
         batch, self._batch = self._batch, []
-        if batch and self._proc is not None and self._proc.stdin is not None:
-            self._proc.stdin.write(_frame(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)))
-
-    async def _read_loop(self) -> None:
-        assert self._proc is not None and self._proc.stdout is not None
-        stdout = self._proc.stdout
+        if not batch or self._pool is None or self._failed:
+            return
+        self._in_flight = True
         try:
-            while True:
-                (size,) = _FRAME.unpack(await stdout.readexactly(_FRAME.size))
-                status, data = pickle.loads(await stdout.readexactly(size))
-                if status != "ok":
-                    self._on_error(GradingWorkerError(f"grading failed in the worker process:\n{data}"))
-                    return
-                for done in data:
-                    self.backlog -= 1
-                    self._on_done(done)
-                if self.backlog == 0:
-                    self._idle.set()
-        except asyncio.IncompleteReadError:
-            if self.backlog:
-                code = await self._proc.wait()
-                self._on_error(GradingWorkerError(f"the grading worker exited (code {code}) with "
-                                                  f"{self.backlog} runs ungraded"))
-        finally:
+            future = asyncio.wrap_future(self._pool.submit(_grade_batch, batch))
+        except (BrokenProcessPool, RuntimeError) as exc:  # the worker died, or the pool is shut down
+            self._in_flight = False
+            self._broken(len(batch), exc)
+            return
+        future.add_done_callback(functools.partial(self._graded, size=len(batch)))
+
+    def _graded(self, future: asyncio.Future[list[Finished]], *, size: int) -> None:
+        self._in_flight = False
+        if future.cancelled():
+            self._broken(size, None)
+            return
+        exc = future.exception()
+        if exc is not None:
+            self._broken(size, exc)
+            return
+        self.backlog -= size
+        for done in future.result():
+            self._on_done(done)
+        if self.backlog == 0 or self._failed:
             self._idle.set()
+        self._flush()  # what finished meanwhile goes as the next batch
+
+    def _broken(self, size: int, exc: BaseException | None) -> None:
+        ungraded = self.backlog
+        self.backlog -= size
+        self._idle.set()  # drain() does not wait for a worker that has failed
+        if self._failed:
+            return
+        self._failed = True
+        if isinstance(exc, BrokenProcessPool):
+            error = GradingWorkerError(f"the grading worker exited unexpectedly with {ungraded} runs ungraded")
+        elif exc is None or isinstance(exc, RuntimeError) and "shutdown" in str(exc):
+            error = GradingWorkerError(f"grading stopped with {ungraded} runs ungraded")
+        else:
+            remote = exc.__cause__  # the worker's traceback, as text (concurrent.futures' _RemoteTraceback)
+            error = GradingWorkerError(f"grading failed in the worker process: {type(exc).__name__}: {exc}"
+                                       + (f"\n{remote}" if remote is not None else ""))
+        self._on_error(error)
 
     async def drain(self) -> None:
         """Wait until every submitted run is graded and handed to ``on_done`` (or the worker failed)."""
         self._flush()
-        if self._proc is not None and self._proc.stdin is not None:
-            with contextlib.suppress(ConnectionError):
-                await self._proc.stdin.drain()
         await self._idle.wait()
 
     async def close(self) -> None:
-        proc = self._proc
-        if proc is None:
+        """Shut the pool down: the worker ends once its current batch is graded (batches not yet
+        started are cancelled); one that is still busy after 10 s is killed."""
+        pool, self._pool = self._pool, None
+        if pool is None:
             return
-        if proc.stdin is not None:
-            proc.stdin.close()
+        shutdown = asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(pool.shutdown, wait=True, cancel_futures=True))
         try:
-            await asyncio.wait_for(proc.wait(), timeout=10)
+            await asyncio.wait_for(asyncio.shield(shutdown), timeout=10)
         except TimeoutError:
-            proc.kill()
-            await proc.wait()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            if self.worker_pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.worker_pid, signal.SIGKILL)
+            await shutdown
 
 
 class _Engine:
@@ -540,10 +529,11 @@ class _Engine:
                             "recorded silently)", item.key().as_str(), exc_info=True)
             trace = _crash_trace(item, exc)
         verdict = None
-        if self.judge is not None and not trace.infra_error:
-            from baton.graders.judge import judge_answer
+        if not trace.infra_error:  # the async graders (the LLM judge with --judge), through their registry
+            from baton.graders.async_graders import run_async_graders
 
-            verdict = await judge_answer(item.task, trace, clients.client(self.judge))
+            verdict = await run_async_graders(item.task, trace,
+                                              clients.client(self.judge) if self.judge is not None else None)
         if self._grading is not None:
             self._grading.submit(item, trace, verdict)
         else:

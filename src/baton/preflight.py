@@ -58,7 +58,7 @@ def _embedded(profile: VendorProfile) -> bool:
 
 async def check_vendor(profile: VendorProfile, client: httpx.AsyncClient) -> str | None:
     """What is wrong with one vendor profile, or None when it is ready."""
-    import httpx2 as httpx  # openai's transport, loaded for the run anyway; httpx would also load rich and click
+    import httpx2 as httpx  # the model client's transport, loaded for the run anyway; httpx would also load rich and click
 
     where = f"vendor profile '{profile.name}'"
     from baton.vendor_kinds import kind_of
@@ -106,9 +106,9 @@ async def check_vendors(profiles: Iterable[VendorProfile]) -> list[str]:
     remote = list({p.name: p for p in profiles}.values())
     if not any(not _embedded(p) for p in remote):
         return []
-    import httpx2 as httpx  # openai's transport, loaded for the run anyway; httpx would also load rich and click
+    from baton.client import new_http_client  # TLS set up only for an https:// vendor, once per run
 
-    async with httpx.AsyncClient(follow_redirects=True) as client:
+    async with new_http_client(follow_redirects=True) as client:
         found = await asyncio.gather(*(check_vendor(p, client) for p in remote))
     return [problem for problem in found if problem]
 

@@ -18,7 +18,8 @@ import hashlib
 import importlib
 import importlib.util
 import sys
-from collections.abc import Callable, Iterator
+import traceback
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Generic, TypeVar
@@ -36,20 +37,85 @@ own group."""
 _plugins_loaded = False
 
 
+_entry_points_cache: object = None
+
+
+def entry_points_of(group: str) -> list:
+    """The installed entry points of ``group``. The distributions' metadata is read once per
+    process (one scan costs ~10 ms; every registry used to pay it again), then selected from."""
+    global _entry_points_cache
+    from importlib import metadata  # imported on first discovery: start-up stays cheap
+
+    if _entry_points_cache is None:
+        _entry_points_cache = metadata.entry_points()
+    return list(_entry_points_cache.select(group=group))  # type: ignore[attr-defined]
+
+
 def load_plugin_modules() -> None:
     """Import every module of the ``baton.plugins`` entry-point group (once per process)."""
     global _plugins_loaded
     if _plugins_loaded:
         return
     _plugins_loaded = True
-    from importlib.metadata import entry_points  # imported on first discovery: start-up stays cheap
-
-    for ep in entry_points(group=PLUGINS_GROUP):
+    for ep in entry_points_of(PLUGINS_GROUP):
         try:
             ep.load()
         except Exception as exc:  # a broken plugin must name itself, not crash discovery
             raise ConfigError(f"Baton plugin {ep.name!r} ({ep.value}, entry-point group {PLUGINS_GROUP!r}) "
                               f"failed to load: {type(exc).__name__}: {exc}") from exc
+
+
+_project_plugins: set[str] = set()
+_NOT_THE_PLUGIN = (str(Path(__file__).parent), str(Path(importlib.__file__).parent), "<frozen")
+"""Frames of Baton and of the import machinery: a plugin's error names the plugin's own line."""
+
+
+def is_plugin_file(spec: str) -> bool:
+    """Whether a ``plugins`` entry names a file (``checks/mine.py``) rather than a module."""
+    return spec.endswith(".py") or "/" in spec or "\\" in spec
+
+
+def load_project_plugins(specs: Sequence[str], base: Path, where: str) -> None:
+    """Import a project's own plugins (``[tool.baton] plugins``), each once per process.
+
+    An entry is a Python file, relative to ``base`` (the folder of ``pyproject.toml``), or an
+    importable module name (``base`` is appended to ``sys.path`` so a package of the project
+    imports without installing it). Importing one registers whatever it decorates. A missing
+    file or module, or one that fails to import, is a :class:`ConfigError` naming ``where``, the
+    entry and, for a failure inside the plugin, its file and line (never a traceback)."""
+    for spec in specs:
+        if is_plugin_file(spec):
+            file = (base / spec).resolve()
+            if str(file) in _project_plugins:
+                continue
+            if not file.is_file():
+                raise ConfigError(f"{where}: plugins: {spec!r}: no such file ({file})")
+            _project_plugins.add(str(file))
+            _run_plugin(lambda: _import_file(str(file)), spec, where)
+        else:
+            if spec in _project_plugins:
+                continue
+            if str(base) not in sys.path:
+                sys.path.append(str(base))
+            if importlib.util.find_spec(spec.split(".")[0]) is None:
+                raise ConfigError(f"{where}: plugins: {spec!r}: no module named {spec.split('.')[0]!r} (expected "
+                                  f"a .py file relative to {base} or an importable module name)")
+            _project_plugins.add(spec)
+            _run_plugin(lambda: importlib.import_module(spec), spec, where)
+
+
+def _run_plugin(load: Callable[[], object], spec: str, where: str) -> None:
+    try:
+        load()
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: plugins: {spec!r}: {exc}") from None
+    except SyntaxError as exc:
+        raise ConfigError(f"{where}: plugins: {spec!r}: {exc.filename}:{exc.lineno}: SyntaxError: {exc.msg}") from None
+    except Exception as exc:  # a broken plugin names its file and line, never a traceback
+        frames = traceback.extract_tb(exc.__traceback__)
+        own = [f for f in frames if not f.filename.startswith(_NOT_THE_PLUGIN)]
+        at = f"{own[-1].filename}:{own[-1].lineno}: " if own else ""  # the plugin's own line
+        raise ConfigError(f"{where}: plugins: {spec!r} failed to import: {at}{type(exc).__name__}: {exc}") from None
 
 
 def import_target(target: str, *, what: str) -> object:
@@ -196,9 +262,7 @@ class Registry(Generic[T]):
             return
         self._entry_points_loaded = True
         load_plugin_modules()
-        from importlib.metadata import entry_points
-
-        for ep in entry_points(group=self.group):
+        for ep in entry_points_of(self.group):
             if ep.name in self._items:
                 continue
             try:

@@ -28,6 +28,9 @@ def add_otel_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--otel-file", type=Path, default=None, metavar="PATH",
                         help="append every run as OTLP JSON lines to this file (default: [tool.baton.otel] "
                              "file; off)")
+    parser.add_argument("--otel-export", action="append", default=None, metavar="KIND=DEST",
+                        help="also export to a registered exporter, e.g. jsonl-file=spans.jsonl or a plugin's "
+                             "(repeatable; added to [tool.baton.otel.export])")
 
 
 def otel_settings(args: argparse.Namespace, project_dir: Path) -> OtelSettings:
@@ -35,7 +38,13 @@ def otel_settings(args: argparse.Namespace, project_dir: Path) -> OtelSettings:
     from baton.otel.settings import load_otel_settings
 
     return load_otel_settings(project_dir, endpoint=getattr(args, "otel_endpoint", None),
-                              file=getattr(args, "otel_file", None))
+                              file=getattr(args, "otel_file", None), exporters=getattr(args, "otel_export", None))
+
+
+def describe_destinations(settings: OtelSettings) -> str:
+    """``http://collector:4318 and spans.jsonl and run-lines:runs.txt`` for the closing line."""
+    return " and ".join(destination if kind in ("otlp-http", "jsonl-file") else f"{kind}:{destination}"
+                        for kind, destination in settings.destinations())
 
 
 @contextlib.contextmanager
@@ -49,7 +58,7 @@ def exporting(settings: OtelSettings, run_dir: Path) -> Iterator[None]:
 
     with StreamingExport(settings, run_dir) as stream:
         yield
-    where = " and ".join(str(w) for w in (settings.endpoint, settings.file) if w is not None)
+    where = describe_destinations(settings)
     note = (f" (the runs this command added; every stored run: baton otel export {run_dir} --otel-file PATH)"
             if stream.resumed else "")
     print(f"opentelemetry: {stream.sent} spans exported to {where}{note}", file=sys.stderr)
@@ -63,8 +72,7 @@ def export_after_run(settings: OtelSettings, run_dir: Path) -> None:
     from baton.otel.export import export_run_dir
 
     sent = export_run_dir(run_dir, settings)
-    where = " and ".join(str(w) for w in (settings.endpoint, settings.file) if w is not None)
-    print(f"opentelemetry: {sent} spans exported to {where}", file=sys.stderr)
+    print(f"opentelemetry: {sent} spans exported to {describe_destinations(settings)}", file=sys.stderr)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -109,10 +117,12 @@ def _export(args: argparse.Namespace) -> int:
     if not args.run_dir.is_dir():
         raise BatonError(f"{args.run_dir}: not a directory")
     project_dir = (args.project or find_project_dir()).resolve()
-    settings = load_otel_settings(project_dir, endpoint=args.otel_endpoint, file=args.otel_file)
+    settings = load_otel_settings(project_dir, endpoint=args.otel_endpoint, file=args.otel_file,
+                                  exporters=args.otel_export)
     if not settings.enabled:
         raise BatonError("baton otel export: name a destination with --otel-file PATH or --otel-endpoint URL "
-                         "(or [tool.baton.otel] in pyproject.toml)")
+                         "(or --otel-export KIND=DEST, "
+                         "or [tool.baton.otel] in pyproject.toml)")
     sent = export_run_dir(args.run_dir, settings)
     print(f"{sent} spans exported")
     return 0

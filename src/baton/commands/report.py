@@ -24,8 +24,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def _load_project_plugins() -> None:
+    """The plugins of the project around the working directory (``[tool.baton] plugins``), so
+    that a format registered by the project's own file is known."""
+    from baton.config_model import load_plugins
+    from baton.project import find_project_dir
+
+    load_plugins(find_project_dir())
+
+
 def _formats(text: str) -> tuple[str, ...]:
     try:
+        _load_project_plugins()
         return parse_formats(text)
     except BatonError as exc:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("--format: ")) from None
@@ -34,6 +44,7 @@ def _formats(text: str) -> tuple[str, ...]:
 def run(args: argparse.Namespace) -> int:
     from baton.reports.write import write_reports  # pandas and SciPy load only when used
 
+    _load_project_plugins()
     written = write_reports(args.run_dir, args.out, args.formats)
     for path in written.values():
         print(path)

@@ -5,6 +5,10 @@ run's answer, given the task's request, gold outcome, required facts, forbidden 
 actions the run performed. It returns a typed record (:class:`~baton.result.JudgeVerdict`) of
 the judge's vendor, model, prompt and verdict, which callers store as ``RunGrade.judge`` (:func:`grade_run_with_judge` does both).
 
+The judge is the async grader ``judge`` (:func:`judge`, registered in
+:mod:`baton.graders.async_graders`, which imports this module when it first runs): the engine
+awaits it, when ``--judge PROFILE`` names its model, through that registry.
+
 The judge's overall verdict is advice, never part of system success. A task's free-text
 ``gold.assertions`` ("tells the customer the exception needs the billing team") are the
 exception: the judge rules on each, and :func:`apply_judge` turns its rulings into the
@@ -19,6 +23,7 @@ import json
 from typing import Any
 
 from baton.graders import grade_run
+from baton.graders.async_graders import GradingContext
 from baton.graders.calls import observed_calls
 from baton.model import InfraError, Message, ModelClient
 from baton.result import Check, JudgeVerdict, RunGrade
@@ -171,6 +176,13 @@ def apply_judge(task: GoldenTask, grade: RunGrade, record: JudgeVerdict | dict[s
             update.update(status="failed", failure_category=grade.failure_category or "failed_assertion",
                           first_divergent_hop=grade.first_divergent_hop or "generate")
     return grade.model_copy(update=update)
+
+
+async def judge(task: GoldenTask, trace: Trace, context: GradingContext) -> JudgeVerdict:
+    """The LLM judge as an async grader: :func:`judge_answer` with the context's model."""
+    if context.model is None:
+        raise ValueError("the judge needs a model (--judge PROFILE)")
+    return await judge_answer(task, trace, context.model)
 
 
 async def grade_run_with_judge(task: GoldenTask, trace: Trace, client: ModelClient) -> RunGrade:

@@ -17,11 +17,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from baton.errors import BatonError
 from baton.otel.settings import OtelSettings
-from baton.otel.spans import SpanRecord, record_spans
+from baton.otel.spans import SpanRecord, parse_record, record_spans
 
 BATCH_SPANS = 2048
 
@@ -73,7 +73,7 @@ class SpanBuilder:
         for line in lines:
             self.records += 1
             try:
-                out += record_spans(json.loads(line), **self.options)
+                out += record_spans(parse_record(line), **self.options)
             except (ValueError, KeyError, TypeError, AttributeError, IndexError):
                 raise BadRecordError(bad_record(self.path, self.records, line), out) from None
         return out
@@ -89,71 +89,63 @@ class SpanBuilder:
 
 
 def check_destinations(settings: OtelSettings) -> None:
-    """Fail before a run, not after it, when the span file cannot be written."""
-    if settings.file is not None:
-        try:
-            settings.file.parent.mkdir(parents=True, exist_ok=True)
-            settings.file.open("a", encoding="utf-8").close()
-        except OSError as exc:
-            raise BatonError(f"--otel-file: cannot write {settings.file}: {exc.strerror or exc}") from None
+    """Fail before a run, not after it, when a destination cannot be used (a span file that
+    cannot be written, an exporter kind that is not registered)."""
+    from baton.otel.exporters import EXPORTERS
+
+    _load_plugins(settings)
+    for kind, destination in settings.destinations():
+        check = EXPORTERS.get(kind).check
+        if check is not None:
+            check(destination)
+
+
+def _load_plugins(settings: OtelSettings) -> None:
+    if settings.plugins and settings.plugin_base is not None:  # a spawned exporter process
+        from baton.registry import load_project_plugins
+
+        load_project_plugins(settings.plugins, settings.plugin_base, f"{settings.plugin_base / 'pyproject.toml'}")
 
 
 class Sinks:
-    """The configured destinations of one export."""
+    """The configured destinations of one export: one sink per registered exporter named
+    (:mod:`baton.otel.exporters`), each sent every batch."""
 
     def __init__(self, settings: OtelSettings) -> None:
         from opentelemetry.sdk.resources import Resource  # honours OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME
         from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
         from baton import __version__
+        from baton.otel.exporters import EXPORTERS, ExportContext
 
         self.settings = settings
         self.sent = 0
-        self._resource = Resource.create({"service.name": "baton", "service.version": __version__})
-        self._scope = InstrumentationScope("baton", __version__)
-        self._file: IO[str] | None = None
-        self._otlp: Any = None
-        if settings.file is not None:
-            try:
-                settings.file.parent.mkdir(parents=True, exist_ok=True)
-                self._file = settings.file.open("a", encoding="utf-8")
-            except OSError as exc:
-                raise BatonError(f"--otel-file: cannot write {settings.file}: {exc.strerror or exc}") from None
-        if settings.endpoint is not None:
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-            url = settings.endpoint.rstrip("/")
-            self._otlp = OTLPSpanExporter(endpoint=url if url.endswith("/v1/traces") else f"{url}/v1/traces")
+        context = ExportContext(Resource.create({"service.name": "baton", "service.version": __version__}),
+                                InstrumentationScope("baton", __version__))
+        _load_plugins(settings)
+        self._sinks: list[Any] = []
+        try:
+            for kind, destination in settings.destinations():
+                self._sinks.append(EXPORTERS.get(kind).open(destination, context))
+        except BaseException:
+            self.close()
+            raise
 
     def send(self, spans: list[SpanRecord]) -> None:
         """Export ``spans`` to every destination, in batches of at most :data:`BATCH_SPANS`."""
         for start in range(0, len(spans), BATCH_SPANS):
             batch = spans[start:start + BATCH_SPANS]
-            if self._file is not None:
-                from baton.otel.otlp_json import export_request
-
-                self._file.write(export_request(batch, self._resource.attributes,
-                                                (self._scope.name, self._scope.version)) + "\n")
-            if self._otlp is not None:
-                from opentelemetry.sdk.trace.export import SpanExportResult
-
-                from baton.otel.spans import readable_spans
-
-                if self._otlp.export(readable_spans(batch, self._resource, self._scope)) is not SpanExportResult.SUCCESS:
-                    raise BatonError(f"OTLP export to {self.settings.endpoint} failed after {self.sent} spans (see "
-                                     f"the log above); the run's results are stored, export them again with: "
-                                     f"baton otel export RUN_DIR")
+            for sink in self._sinks:
+                sink.send(batch)
             self.sent += len(batch)
 
     def flush(self) -> None:
-        if self._file is not None:
-            self._file.flush()
+        for sink in self._sinks:
+            sink.flush()
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-        if self._otlp is not None:
-            self._otlp.shutdown()
+        for sink in self._sinks:
+            sink.close()
 
 
 def _chunks(lines: Iterable[bytes], size: int) -> Iterator[list[bytes]]:

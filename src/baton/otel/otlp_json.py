@@ -46,10 +46,51 @@ def any_value(value: Any) -> str:
     return any_value(str(value))
 
 
+_CACHE_LIMIT = 4096
+_KEYS: dict[str, str] = {}  # attribute key -> its encoded '{"key":...,"value":' prefix
+_EVENT_ATTRS: dict[tuple[Any, ...], str] = {}  # an event's attribute items -> their encoded KeyValue list
+
+
+def _key(key: str) -> str:
+    prefix = _KEYS.get(key)
+    if prefix is None:
+        prefix = f'{{"key":{_q(key)},"value":'
+        if len(_KEYS) < _CACHE_LIMIT:
+            _KEYS[key] = prefix
+    return prefix
+
+
 def key_values(attributes: Mapping[str, Any]) -> str:
     """Attributes as an OTLP/JSON ``KeyValue`` list."""
-    return "[" + ",".join([f'{{"key":{_q(key)},"value":{any_value(value)}}}'
-                           for key, value in attributes.items()]) + "]"
+    parts = []
+    for key, value in attributes.items():
+        prefix = _KEYS.get(key) or _key(key)
+        cls = value.__class__
+        if cls is str:
+            parts.append(f'{prefix}{{"stringValue":{_q(value)}}}}}')
+        elif cls is float:
+            parts.append(f'{prefix}{{"doubleValue":{_double(value)}}}}}')
+        elif cls is int:
+            parts.append(f'{prefix}{{"intValue":"{value}"}}}}')
+        else:
+            parts.append(f"{prefix}{any_value(value)}}}")
+    return "[" + ",".join(parts) + "]"
+
+
+def _event_attributes(attributes: Mapping[str, Any]) -> str:
+    """:func:`key_values` of an event's attributes, remembered: evaluation events (a check's name,
+    verdict and detail) repeat from run to run."""
+    try:
+        items = (*attributes.items(), *map(type, attributes.values()))  # True, 1 and 1.0 are equal keys
+        encoded = _EVENT_ATTRS.get(items)
+    except TypeError:  # an unhashable value (a list)
+        return key_values(attributes)
+    if encoded is None:
+        encoded = key_values(attributes)
+        if len(_EVENT_ATTRS) >= _CACHE_LIMIT:
+            _EVENT_ATTRS.clear()
+        _EVENT_ATTRS[items] = encoded
+    return encoded
 
 
 def span_json(span: SpanRecord) -> str:
@@ -57,9 +98,9 @@ def span_json(span: SpanRecord) -> str:
     parent = f',"parentSpanId":"{span.parent_id:016x}"' if span.parent_id is not None else ""
     events = ""
     if span.events:
-        events = ',"events":[' + ",".join(
-            f'{{"timeUnixNano":"{e.time_ns}","name":{_q(e.name)},"attributes":{key_values(e.attributes)}}}'
-            for e in span.events) + "]"
+        events = ',"events":[' + ",".join([
+            f'{{"timeUnixNano":"{e.time_ns}","name":{_q(e.name)},"attributes":{_event_attributes(e.attributes)}}}'
+            for e in span.events]) + "]"
     status = ""
     if span.error:
         status = f',"status":{{"code":2,"message":{_q(span.error)}}}'
@@ -74,4 +115,4 @@ def export_request(spans: Iterable[SpanRecord] | Sequence[SpanRecord], resource:
     name, version = scope
     scope_json = f'{{"name":{_q(name)}' + (f',"version":{_q(version)}' if version else "") + "}"
     return (f'{{"resourceSpans":[{{"resource":{{"attributes":{key_values(resource)}}},'
-            f'"scopeSpans":[{{"scope":{scope_json},"spans":[{",".join(span_json(s) for s in spans)}]}}]}}]}}')
+            f'"scopeSpans":[{{"scope":{scope_json},"spans":[{",".join([span_json(s) for s in spans])}]}}]}}]}}')

@@ -19,8 +19,8 @@ run's identity (task, gold version, trial, seed, mode, system, vendor, run key) 
 ``baton.hop.output`` the hop's output as the trace stores it, so a run can be graded again from
 its spans (:mod:`baton.otel.ingest`).
 
-Spans are built from a stored result *record* (one ``results.jsonl`` line, parsed with
-``json.loads``), with explicit timestamps: the run ends at ``finished_at`` and lasts
+Spans are built from a stored result *record* (one ``results.jsonl`` line, decoded by
+:func:`parse_record`: ``json.loads`` without the final world state), with explicit timestamps: the run ends at ``finished_at`` and lasts
 ``latency_s``; hops are laid end to end from its start with their own latencies (the trace stores
 durations, not start times). Trace and span ids are derived from the run key, so exporting a run
 twice yields the same ids. The result is plain :class:`SpanRecord` tuples: the OTLP/JSON encoder
@@ -172,6 +172,23 @@ def _evaluation(name: str, at: int, *, score: float | None = None, label: str | 
     return SpanEvent(EVALUATION_EVENT, at, attrs)
 
 
+_CHECKS: dict[tuple[Any, ...], dict[str, Any]] = {}
+
+
+def _check_attributes(name: str, passed: Any, detail: Any) -> dict[str, Any]:
+    """The evaluation attributes of a check's result (shared: the same checks recur run after run;
+    nothing modifies them)."""
+    key = (name, passed.__class__, passed, detail.__class__, detail)
+    attrs = _CHECKS.get(key)
+    if attrs is None:
+        attrs = _evaluation(f"baton.check.{name}", 0, score=1.0 if passed else 0.0,
+                            label="pass" if passed else "fail", explanation=detail or None).attributes
+        if len(_CHECKS) >= 4096:
+            _CHECKS.clear()
+        _CHECKS[key] = attrs
+    return attrs
+
+
 def _component_event(name: str, component: Mapping[str, Any], at: int) -> SpanEvent:
     passed = component.get("passed")
     event = _evaluation(f"baton.component.{name}", at, score=component.get("score"),
@@ -191,6 +208,59 @@ def _judged_hop(kind: str, hops: Sequence[Mapping[str, Any]]) -> int | None:
     return indices[-1] if kind == "generate" else indices[0]
 
 
+_scan_value = json.JSONDecoder().scan_once  # the C scanner: one JSON value from an index
+_scan_string = json.decoder.scanstring  # type: ignore[attr-defined]
+_STATE_END = ',"infra_error":'
+
+
+def _members(text: str, at: int, skip_state: bool) -> tuple[dict[str, Any], int]:
+    """The object that opens at ``text[at]`` (compact JSON, as the store writes it) and its end;
+    with ``skip_state`` the trace's ``final_state`` is not decoded (None): it ends where the
+    line's last ``,"infra_error":`` starts, a key that only the fixed-schema fields after it could
+    hold otherwise, and JSON strings escape their quotes."""
+    if text[at] != "{":
+        raise ValueError(at)
+    out: dict[str, Any] = {}
+    at += 1
+    if text[at] == "}":
+        return out, at + 1
+    while True:
+        if text[at] != '"':
+            raise ValueError(at)
+        key, at = _scan_string(text, at + 1)
+        if text[at] != ":":
+            raise ValueError(at)
+        if key == "trace" and not skip_state:
+            out[key], at = _members(text, at + 1, True)
+        elif key == "final_state" and skip_state:
+            end = text.rfind(_STATE_END)
+            if end <= at:
+                raise ValueError(at)
+            out[key], at = None, end
+        else:
+            out[key], at = _scan_value(text, at + 1)
+        if text[at] == "}":
+            return out, at + 1
+        if text[at] != ",":
+            raise ValueError(at)
+        at += 1
+
+
+def parse_record(line: bytes | str) -> dict[str, Any]:
+    """A stored result line as :func:`record_spans` needs it: ``json.loads`` of it, except that
+    the trace's final world state (a large part of the line, not exported) is left undecoded
+    (None). A line that is not compact JSON of that shape is decoded whole."""
+    text = line.decode() if isinstance(line, bytes) else line
+    text = text.rstrip("\r\n")
+    try:
+        record, end = _members(text, 0, False)
+    except (ValueError, IndexError, StopIteration):
+        return json.loads(text)  # type: ignore[no-any-return]
+    if end != len(text) or not isinstance(record.get("trace"), dict) or "infra_error" not in record["trace"]:
+        return json.loads(text)  # type: ignore[no-any-return]
+    return record
+
+
 def record_spans(record: Mapping[str, Any], *, run_key: str = "", fixture_set_hash: str | None = None,
                  content: bool = True) -> list[SpanRecord]:
     """A stored result record (a parsed ``results.jsonl`` line) as spans: the root
@@ -208,8 +278,7 @@ def record_spans(record: Mapping[str, Any], *, run_key: str = "", fixture_set_ha
     events_for: dict[int, list[SpanEvent]] = {}
     root_events = [_evaluation("baton.system_success", end, score=1.0 if record["status"] == "passed" else 0.0,
                                label=record["status"], explanation=grade.get("failure_category"))]
-    root_events += [_evaluation(f"baton.check.{c['name']}", end, score=1.0 if c["passed"] else 0.0,
-                                label="pass" if c["passed"] else "fail", explanation=c.get("detail") or None)
+    root_events += [SpanEvent(EVALUATION_EVENT, end, _check_attributes(c["name"], c["passed"], c.get("detail")))
                     for c in grade.get("checks") or []]
     for name, component in components.items():
         if component.get("score") is None:

@@ -125,7 +125,8 @@ def _follow(settings: OtelSettings, run_dir: Path, path: Path | None, offset: in
     """The exporter process: export what the run appends until the parent says stop (or dies)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        conn.send(("done", _export_following(settings, run_dir, path, offset, conn)))
+        sent = _export_following(settings, run_dir, path, offset, conn)
+        conn.send(("done", (sent, time.process_time())))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
         message = str(exc) if isinstance(exc, BatonError) else "".join(traceback.format_exception(exc))
         try:
@@ -192,6 +193,7 @@ class StreamingExport:
         self.sent = 0
         self.resumed = False  # the run directory held results before: only the new runs are exported
         self.drain_s = 0.0  # how long the end of the block waited for the exporter to finish
+        self.cpu_s = 0.0  # CPU time the exporter process spent (start-up included), once the block has ended
         self._proc: Any = None
         self._conn: Connection | None = None
 
@@ -228,7 +230,7 @@ class StreamingExport:
         self._proc.join()
         self.drain_s = time.perf_counter() - started
         if status == "done":
-            self.sent = int(value)
+            self.sent, self.cpu_s = int(value[0]), float(value[1])
             return
         message = f"OpenTelemetry export failed: {value}"
         if exc is None:
