@@ -115,6 +115,7 @@ async def check_vendors(profiles: Iterable[VendorProfile]) -> list[str]:
 
 def check_systems(systems: Iterable[SystemConfig]) -> list[str]:
     """Problems of the systems' architectures and adapter targets (each imported once)."""
+    from baton.runners.adapters.callable import load_system_target
     from baton.runners.registry import ARCHITECTURES
 
     problems = []
@@ -133,9 +134,7 @@ def check_systems(systems: Iterable[SystemConfig]) -> list[str]:
                 from baton.runners.adapters.crewai import check_system as check_crew
 
                 check_crew(system)
-            elif system.architecture in _TARGET_ARCHITECTURES:  # the adapters load only when named
-                from baton.runners.adapters.callable import load_system_target
-
+            elif system.architecture in _TARGET_ARCHITECTURES:
                 load_system_target(system)
             if "retriever" in system.params:  # a retriever name resolves before any run starts
                 from baton.runners.retrieval import retriever_factory
