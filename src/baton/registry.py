@@ -158,6 +158,22 @@ def _import_file(path: str) -> ModuleType:
     return module
 
 
+
+def spec_or_function(kind: str, spec_type: type[T], wrap: Callable[[str, Callable[..., object]], T],
+                     expected: str) -> Callable[[str, object], T]:
+    """A registry's ``convert``: an entry that is already a ``spec_type`` is kept, a function is
+    wrapped by ``wrap(name, function)``, anything else is a :class:`ConfigError` saying what was
+    ``expected`` (e.g. ``"an async function (task, trace, context)"``)."""
+
+    def convert(name: str, found: object) -> T:
+        if isinstance(found, spec_type):
+            return found
+        if callable(found):
+            return wrap(name, found)
+        raise ConfigError(f"{kind} {name!r}: expected {expected}, got {type(found).__name__}")
+
+    return convert
+
 class Registry(Generic[T]):
     """Name -> object of one kind, with duplicate protection and entry-point discovery.
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from baton.errors import ConfigError
-from baton.registry import Registry
+from baton.registry import Registry, spec_or_function
 
 if TYPE_CHECKING:
     from baton.task import GoldenTask
@@ -72,13 +72,8 @@ class VendorKind:
     description: str = field(default="")
 
 
-def _as_kind(name: str, found: object) -> VendorKind:
-    if isinstance(found, VendorKind):
-        return found
-    if callable(found):
-        return VendorKind(name, found)  # type: ignore[arg-type]
-    raise ConfigError(f"vendor kind {name!r}: expected a VendorKind or an async start(profile, context), "
-                      f"got {type(found).__name__}")
+_as_kind = spec_or_function("vendor kind", VendorKind, lambda name, fn: VendorKind(name, fn),  # type: ignore[arg-type]
+                            "a VendorKind or an async start(profile, context)")
 
 
 VENDOR_KINDS: Registry[VendorKind] = Registry("vendor kind", "baton.vendor_kinds", convert=_as_kind, targets=False)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from baton.errors import ConfigError
-from baton.registry import Registry
+from baton.registry import Registry, spec_or_function
 
 if TYPE_CHECKING:
     from baton.model import ModelClient
@@ -65,13 +65,8 @@ class AsyncGraderSpec:
     description: str = ""
 
 
-def _as_spec(name: str, found: object) -> AsyncGraderSpec:
-    if isinstance(found, AsyncGraderSpec):
-        return found
-    if callable(found):
-        return AsyncGraderSpec(name, found)  # type: ignore[arg-type]
-    raise ConfigError(f"async grader {name!r}: expected an async function (task, trace, context), "
-                      f"got {type(found).__name__}")
+_as_spec = spec_or_function("async grader", AsyncGraderSpec, lambda name, fn: AsyncGraderSpec(name, fn),  # type: ignore[arg-type]
+                            "an async function (task, trace, context)")
 
 
 ASYNC_GRADERS: Registry[AsyncGraderSpec] = Registry("async grader", "baton.async_graders", convert=_as_spec,

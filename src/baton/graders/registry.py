@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 from baton.errors import ConfigError
-from baton.registry import Registry
+from baton.registry import Registry, spec_or_function
 
 if TYPE_CHECKING:
     from baton.result import Check, ComponentScore
@@ -96,21 +96,12 @@ def _first_line(obj: object) -> str:
     return doc[0] if doc else ""
 
 
-def _as_check(name: str, found: object) -> CheckSpec:
-    if isinstance(found, CheckSpec):
-        return found
-    if callable(found):
-        return CheckSpec(name, found, GENERIC_CATEGORY, _first_line(found))
-    raise ConfigError(f"check {name!r}: expected a function (task, trace) -> Check, got {type(found).__name__}")
-
-
-def _as_grader(name: str, found: object) -> ComponentGraderSpec:
-    if isinstance(found, ComponentGraderSpec):
-        return found
-    if callable(found):
-        return ComponentGraderSpec(name, found, _first_line(found))
-    raise ConfigError(f"component grader {name!r}: expected a function (task, trace) -> ComponentScore, "
-                      f"got {type(found).__name__}")
+_as_check = spec_or_function("check", CheckSpec,
+                             lambda name, fn: CheckSpec(name, fn, GENERIC_CATEGORY, _first_line(fn)),  # type: ignore[arg-type]
+                             "a function (task, trace) -> Check")
+_as_grader = spec_or_function("component grader", ComponentGraderSpec,
+                              lambda name, fn: ComponentGraderSpec(name, fn, _first_line(fn)),  # type: ignore[arg-type]
+                              "a function (task, trace) -> ComponentScore")
 
 
 def _as_category(name: str, found: object) -> FailureCategory:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from baton.errors import BatonError, ConfigError
-from baton.registry import Registry
+from baton.errors import BatonError
+from baton.registry import Registry, spec_or_function
 
 __all__ = ["EXPORTERS", "ExportContext", "ExporterKind", "SpanSink", "register_exporter"]
 
@@ -65,13 +65,8 @@ class ExporterKind:
     description: str = ""
 
 
-def _as_kind(name: str, obj: object) -> ExporterKind:
-    if isinstance(obj, ExporterKind):
-        return obj
-    if callable(obj):
-        return ExporterKind(name=name, open=obj)  # type: ignore[arg-type]
-    raise ConfigError(f"exporter {name!r}: expected an ExporterKind or a callable(destination, context) "
-                      f"returning a sink, got {type(obj).__name__}")
+_as_kind = spec_or_function("exporter", ExporterKind, lambda name, fn: ExporterKind(name=name, open=fn),  # type: ignore[arg-type]
+                            "an ExporterKind or a callable(destination, context) returning a sink")
 
 
 EXPORTERS: Registry[ExporterKind] = Registry("exporter", convert=_as_kind)

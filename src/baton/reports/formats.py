@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from baton.errors import BatonError, ConfigError
-from baton.registry import Registry
+from baton.errors import BatonError
+from baton.registry import Registry, spec_or_function
 
 if TYPE_CHECKING:
     from baton.reports.aggregate import ReportCard
@@ -42,13 +42,8 @@ class ReportFormat:
     description: str = ""
 
 
-def _as_format(name: str, found: object) -> ReportFormat:
-    if isinstance(found, ReportFormat):
-        return found
-    if callable(found):
-        return ReportFormat(name, found)  # type: ignore[arg-type]
-    raise ConfigError(f"report format {name!r}: expected a function (card, out_dir, title) -> {{kind: path}}, "
-                      f"got {type(found).__name__}")
+_as_format = spec_or_function("report format", ReportFormat, lambda name, fn: ReportFormat(name, fn),  # type: ignore[arg-type]
+                              "a function (card, out_dir, title) -> {kind: path}")
 
 
 REPORT_FORMATS: Registry[ReportFormat] = Registry("report format", "baton.report_formats", convert=_as_format,

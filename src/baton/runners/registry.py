@@ -14,8 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from baton.errors import ConfigError
-from baton.registry import Registry, import_target
+from baton.registry import Registry, import_target, spec_or_function
 
 if TYPE_CHECKING:
     from baton.runners.context import RunContext
@@ -36,13 +35,8 @@ class Architecture:
     description: str = ""
 
 
-def _as_architecture(name: str, found: object) -> Architecture:
-    if isinstance(found, Architecture):
-        return found
-    if callable(found):
-        return Architecture(name, found)  # type: ignore[arg-type]
-    raise ConfigError(f"architecture {name!r}: expected an Architecture or an async function, "
-                      f"got {type(found).__name__}")
+_as_architecture = spec_or_function("architecture", Architecture, lambda name, fn: Architecture(name, fn),  # type: ignore[arg-type]
+                                    "an Architecture or an async function")
 
 
 def _import_builtins() -> None:
