@@ -103,7 +103,7 @@ class StubVendor:
     def _chat(self, raw: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         self._admit()
         if self._client is not None:
-            forward = {k: v for k, v in headers.items() if k.lower() in ("content-type", "x-baton-attempt")}
+            forward = {k: v for k, v in headers.items() if k.lower() in ("content-type", "x-baton-attempt", "x-baton-run")}
             response = self._client.post(f"{self.upstream}/chat/completions", content=raw, headers=forward)
             return response.status_code, response.content
         status, body = self.reply(json.loads(raw))

@@ -23,6 +23,8 @@ from baton.sim.knobs import SimKnobs
 from baton.sim.server import SimServer
 from baton.store import iter_results
 
+import stub_vendor  # noqa: E402 - tests/ is on sys.path (conftest.py)
+
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 REPO = Path(__file__).resolve().parent.parent
@@ -166,20 +168,30 @@ def test_ray_gives_the_local_results_and_holds_the_vendor_limit_cluster_wide(
     assert json.loads((out / "manifest.json").read_text())["invocation"]["backend"] == "ray"
 
 
-def test_resume_after_the_driver_is_killed(cluster: str, project: Path, local_run: Path, tmp_path: Path) -> None:
-    out = tmp_path / "ray-killed"
-    proc = baton(project, "--backend", "ray", "--ray-address", cluster, "--out", str(out), "--concurrency", "4")
-    results = out / "results.jsonl"
-    deadline = time.monotonic() + 300
-    while not (results.exists() and results.read_bytes().count(b"\n") >= 4):
-        assert proc.poll() is None, proc.communicate()
-        assert time.monotonic() < deadline, "no results stored in 300 s"
-        time.sleep(0.2)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    stored = len(outcomes(out))
-    assert 4 <= stored < 24
-    code, stdout, err = finish(baton(project, "--resume", str(out), "--ray-address", cluster))
+def test_resume_after_the_driver_is_killed(cluster: str, project: Path, local_run: Path, vendor: SimServer,
+                                          tmp_path: Path) -> None:
+    """The vendor is reached through a gate that holds the run's last model call, so the run cannot
+    finish before the driver is killed, however fast the machine is."""
+    calls = sum(r.usage.calls for r in iter_results(local_run))
+    killed = tmp_path / "project"
+    shutil.copytree(project, killed, ignore=shutil.ignore_patterns("reports", ".baton-cache"))
+    with stub_vendor.StubVendor(upstream=vendor.base_url, admit=calls - 1) as gate:
+        (killed / "pyproject.toml").write_text(PYPROJECT.format(base_url=gate.base_url, limit=LIMIT))
+        out = tmp_path / "ray-killed"
+        proc = baton(killed, "--backend", "ray", "--ray-address", cluster, "--out", str(out), "--concurrency", "4")
+        results = out / "results.jsonl"
+        assert gate.blocked.wait(300), proc.poll()  # every call but the last went through
+        deadline = time.monotonic() + 300  # a hang detector: the other batches are stored at once
+        while not (results.exists() and results.read_bytes().count(b"\n") >= 4):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no results stored in 300 s"
+            time.sleep(0.2)  # paces the wait on a count; nothing depends on how long it takes
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        stored = len(outcomes(out))
+        assert 4 <= stored < 24
+        gate.open()
+        code, stdout, err = finish(baton(killed, "--resume", str(out), "--ray-address", cluster))
     assert code == 0, err
     assert f"{stored} from earlier sessions" in stdout
     assert outcomes(out) == outcomes(local_run)
