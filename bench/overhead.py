@@ -110,12 +110,24 @@ def sim_server(latency_ms: float, runs: int) -> Iterator[str]:
         proc.wait(5)
 
 
-def variants(n: int) -> list[GoldenTask]:
-    """``n`` distinct tasks: the base task with a numbered id and request."""
+def variants(n: int, distinct_sources: bool = False) -> list[GoldenTask]:
+    """``n`` distinct tasks: the base task with a numbered id and request. They share the base
+    task's documents, tools, routes and world, as the tasks of one domain folder do; with
+    ``distinct_sources`` every variant has its own (a numbered line in each document, tool and
+    route description), the worst case for loading and grading."""
     (base,) = load_tasks(BASE_TASK)
     slug = base.id.split("/", 1)[1]
-    return [base.model_copy(update={"id": f"{base.domain}/{slug}-{i:05d}",
-                                    "request": f"{base.request} (ticket {i})"}) for i in range(n)]
+    out = []
+    for i in range(n):
+        update: dict[str, object] = {"id": f"{base.domain}/{slug}-{i:05d}", "request": f"{base.request} (ticket {i})"}
+        if distinct_sources:
+            update["documents"] = [d.model_copy(update={"text": f"{d.text}\n\nRevision {i}."}) for d in base.documents]
+            update["tools"] = [t.model_copy(update={"description": f"{t.description} (revision {i})"})
+                               for t in base.tools]
+            update["routes"] = [r.model_copy(update={"description": f"{r.description} (revision {i})"})
+                                for r in base.routes]
+        out.append(base.model_copy(update=update))
+    return out
 
 
 async def bare(tasks: list[GoldenTask], base_url: str, concurrency: int) -> None:

@@ -9,7 +9,9 @@ imports included), the median of ``--repeat`` runs:
   a plain OpenAI-compatible profile (``base_url`` on 127.0.0.1), response cache off;
 * with ``--overhead``: the overhead workload of ``bench/overhead.py`` (N single-call tasks at a
   fixed latency, concurrency C) as two whole processes, ``baton run`` of ``naive`` against a
-  bare ``openai`` script making the same calls; their ratio (target <= 1.15x).
+  bare ``openai`` script making the same calls; their ratio (target <= 1.15x). The tasks share
+  one domain's documents, tools and routes, as a domain folder's tasks do; ``--distinct-sources``
+  gives every task its own (the worst case for loading the tasks and grading the runs).
 
 Targets: ``--help`` < 0.5 s, the one-task run < 1 s.
 """
@@ -152,7 +154,7 @@ def startup(repeat: int, tmp: Path) -> None:
         medians("baton run, one naive task, loopback endpoint", runs, 1.0)
 
 
-def overhead(runs: int, concurrency: int, latency_ms: float, repeat: int, tmp: Path) -> None:
+def overhead(runs: int, concurrency: int, latency_ms: float, repeat: int, tmp: Path, distinct: bool = False) -> None:
     """``baton run`` against the bare ``openai`` script, both as whole processes, alternating."""
     sys.path.insert(0, str(REPO / "bench"))
     from overhead import VENDOR, variants
@@ -162,11 +164,12 @@ def overhead(runs: int, concurrency: int, latency_ms: float, repeat: int, tmp: P
     from baton.runners import prompts
     from baton.runners.context import call_seed
 
-    tasks = variants(runs)
+    tasks = variants(runs, distinct)
     tasks_file = export_tasks(tasks, tmp / "tasks.jsonl", "jsonl")
     code = ("from overhead import variants, VENDOR; from baton.sim.knobs import SimKnobs; "
             "from baton.sim.server import serve_forever; "
-            f"serve_forever({{VENDOR: SimKnobs(latency_ms={latency_ms!r})}}, '127.0.0.1', PORT, variants({runs}))")
+            f"serve_forever({{VENDOR: SimKnobs(latency_ms={latency_ms!r})}}, '127.0.0.1', PORT, "
+            f"variants({runs}, {distinct!r}))")
     with served(code) as url:
         project = _project(tmp / "overhead", url, VENDOR, concurrency)
         spec = {"base_url": url, "model": VENDOR, "concurrency": concurrency,
@@ -183,7 +186,8 @@ def overhead(runs: int, concurrency: int, latency_ms: float, repeat: int, tmp: P
         for i in range(repeat):
             bare.append(wall(bare_cmd, tmp))
             baton.append(wall([*baton_cmd, "--out", str(tmp / f"run-{i}")], project))
-    print(f"overhead workload: {runs} single-call tasks, loopback simulated vendor at {latency_ms:g} ms, "
+    sources = "each task its own documents, tools and routes" if distinct else "tasks sharing one domain's sources"
+    print(f"overhead workload: {runs} single-call tasks ({sources}), loopback simulated vendor at {latency_ms:g} ms, "
           f"concurrency {concurrency} (latency bound {runs / concurrency * latency_ms / 1000:.2f} s)")
     b, b_cpu = medians("  bare openai script (whole process)", bare)
     t, t_cpu = medians("  baton run (whole process)", baton)
@@ -199,6 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--latency-ms", type=float, default=50.0)
+    parser.add_argument("--distinct-sources", action="store_true",
+                        help="overhead workload: every task with its own documents, tools and routes (the worst "
+                             "case for loading and grading) instead of one domain's shared ones")
     parser.add_argument("--skip-startup", action="store_true")
     parser.add_argument("--src", type=Path, default=None,
                         help="time the baton package under this src/ folder instead (PYTHONPATH), e.g. an "
@@ -216,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_startup:
             startup(args.repeat, tmp)
         if args.overhead:
-            overhead(args.runs, args.concurrency, args.latency_ms, args.repeat, tmp)
+            overhead(args.runs, args.concurrency, args.latency_ms, args.repeat, tmp, args.distinct_sources)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"load average (1 min) after: {os.getloadavg()[0]:.2f}")

@@ -73,3 +73,50 @@ def test_bad_rows_are_reported_with_their_field(tasks, tmp_path: Path) -> None:
     lines = str(info.value).splitlines()
     assert lines[0] == f"{out}: rows.0.version: input should be greater than or equal to 1, got 0"
     assert lines[1].startswith(f"{out}: rows.1.gold.route: 'nowhere' is not one of the domain's routes")
+
+
+def test_rows_of_one_domain_share_their_validated_sources(tasks, tmp_path: Path) -> None:
+    # A domain's documents and world repeat verbatim in every exported row: each distinct text is
+    # validated once and the (frozen) value shared, which is the same task as validating it again.
+    out = export_tasks(tasks, tmp_path / "golden.jsonl", "jsonl")
+    loaded = load_tasks(out)
+    assert loaded == tasks
+    first, second = loaded[0], loaded[1]
+    assert first.documents == second.documents and first.documents[0] is second.documents[0]
+    assert first.world is second.world
+    again = tasks_from_dataset(to_dataset(tasks))
+    assert again == tasks and again[0].world is again[1].world
+
+
+def test_a_run_on_one_task_leaves_a_shared_seed_alone(tasks, tmp_path: Path) -> None:
+    from baton.world import ToolError, World
+
+    loaded = load_tasks(export_tasks(tasks, tmp_path / "golden.jsonl", "jsonl"))
+    actor = next(t for t in loaded if any(c.name in {s.name for s in t.tools if s.written_collections != frozenset()}
+                                          for c in t.gold.tool_calls))
+    other = next(t for t in loaded if t is not actor and t.world is actor.world)
+    before = other.world.model_dump()
+    world = World(actor)
+    for call in actor.gold.tool_calls:
+        try:
+            world.call(call.name, call.arguments)
+        except ToolError:  # a gold call may expect the tool to refuse it
+            assert call.expect_error
+    assert world.snapshot() != before["collections"]
+    assert other.world.model_dump() == before
+
+
+def test_a_bad_source_shared_by_rows_is_reported_for_every_row(tasks, tmp_path: Path) -> None:
+    out = export_tasks(tasks[:3], tmp_path / "golden.jsonl", "jsonl")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows[0]["documents"] == rows[2]["documents"]
+    for row in rows:
+        documents = json.loads(row["documents"])
+        documents[0]["id"] = "Not A Slug!"
+        row["documents"] = json.dumps(documents)
+    out.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    with pytest.raises(FixtureError) as info:
+        load_tasks(out)
+    lines = str(info.value).splitlines()
+    assert [line.split(":")[1].strip() for line in lines if ".documents.0.id" in line] == [
+        "rows.0.documents.0.id", "rows.1.documents.0.id", "rows.2.documents.0.id"]

@@ -173,3 +173,18 @@ async def test_a_judge_without_rulings_leaves_assertions_unjudged() -> None:
     assert grade.unjudged == [ASSERTION] and grade.status == "passed"
     silent = await grade_run_with_judge(task, trace(task, GOOD), _judge(None))
     assert silent.unjudged == [ASSERTION, "apologises"]
+
+
+def test_the_evidence_is_scanned_only_for_a_value_the_answer_states(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Scanning everything the run saw is most of a grade's time on a task of its own: an answer
+    # that states no comparable value needs none of it, and one that does still gets it.
+    from baton.graders import contradictions
+
+    scans: list[int] = []
+    real = contradictions._seen
+    monkeypatch.setattr(contradictions, "_seen", lambda texts: scans.append(len(texts)) or real(texts))
+    task = variant(facts=[{"id": "amount", "kind": "money", "forms": ["$49"]}])
+    quiet = grade_run(task, trace(task, "I've refunded invoice #4471."))
+    assert quiet.failure_category == "missing_facts" and scans == []
+    wrong = grade_run(task, trace(task, "I've refunded $59 on invoice #4471."))
+    assert wrong.failure_category == "wrong_fact" and len(scans) == 1 and scans[0] > 1

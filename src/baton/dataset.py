@@ -63,14 +63,36 @@ def task_to_row(task: GoldenTask) -> dict[str, Any]:
     return row
 
 
-def task_from_row(row: dict[str, Any]) -> GoldenTask:
-    """Inverse of :func:`task_to_row`. Raises ``pydantic.ValidationError`` or ``ValueError``."""
+ColumnMemo = dict[tuple[str, str], Any]
+"""Validated nested columns by (column, JSON text), shared by the rows of one file."""
+
+
+def task_from_row(row: dict[str, Any], memo: ColumnMemo | None = None) -> GoldenTask:
+    """Inverse of :func:`task_to_row`. Raises ``pydantic.ValidationError`` or ``ValueError``.
+
+    With ``memo``, a nested column whose JSON text an earlier row of the same file had is not
+    parsed or validated again: the earlier row's validated value is reused. Rows exported from
+    one domain folder repeat that domain's documents, tools and world verbatim, which are most of
+    a row's bytes. Sharing is safe because every part of a task is a frozen model and a run's
+    ``World`` works on its own copy of the seed. The task model's own checks still run per row.
+    """
     data = {name: row.get(name) for name in COLUMNS if name not in JSON_COLUMNS}
     data["tags"] = list(data["tags"] or [])
     for name in JSON_COLUMNS:
         raw = row.get(name)
-        data[name] = json.loads(raw) if isinstance(raw, str) else raw
-    return GoldenTask.model_validate(data)
+        if not isinstance(raw, str):
+            data[name] = raw
+        elif memo is not None and (name, raw) in memo:
+            data[name] = memo[name, raw]
+        else:
+            data[name] = json.loads(raw)
+    task = GoldenTask.model_validate(data)
+    if memo is not None:
+        for name in JSON_COLUMNS:
+            raw = row.get(name)
+            if isinstance(raw, str):
+                memo.setdefault((name, raw), getattr(task, name))
+    return task
 
 
 def to_dataset(tasks: Iterable[GoldenTask]) -> datasets.Dataset:
@@ -84,7 +106,8 @@ def to_dataset(tasks: Iterable[GoldenTask]) -> datasets.Dataset:
 
 def tasks_from_dataset(ds: datasets.Dataset | Sequence[dict[str, Any]]) -> list[GoldenTask]:
     """Tasks from a dataset made by :func:`to_dataset` (or any sequence of such rows)."""
-    return [task_from_row(dict(row)) for row in ds]
+    memo: ColumnMemo = {}
+    return [task_from_row(dict(row), memo) for row in ds]
 
 
 def export_tasks(tasks: Iterable[GoldenTask], out: Path | str, fmt: ExportFormat) -> Path:
@@ -126,6 +149,7 @@ def read_tasks_file(path: Path) -> tuple[list[GoldenTask], list[Problem]]:
         return [], [Problem(file, "", f"cannot read exported golden set: {exc}")]
     tasks: list[GoldenTask] = []
     problems: list[Problem] = []
+    memo: ColumnMemo = {}
     for i, row in enumerate(rows):
         prefix = f"rows.{i}."
         if row is None:
@@ -134,7 +158,7 @@ def read_tasks_file(path: Path) -> tuple[list[GoldenTask], list[Problem]]:
             problems.append(Problem(file, f"rows.{i}", "expected a JSON object (one task)"))
             continue
         try:
-            task = task_from_row(row)
+            task = task_from_row(row, memo)
         except ValidationError as exc:
             problems.extend(pydantic_problems(file, exc, prefix))
             continue

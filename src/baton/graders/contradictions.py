@@ -20,9 +20,9 @@ value that is the subject of a negated verb is (as for facts).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from baton.graders.facts import Extracted, Form, fact_forms
 from baton.graders.text import canonical
@@ -82,8 +82,9 @@ def _typed_forms(fact: Fact) -> list[Form]:
     return fact_forms(fact)
 
 
-def _candidates(fact: Fact, found: Extracted, seen: _Seen) -> Iterator[tuple[int, int]]:
-    """Spans of comparable values that match no form of ``fact`` and were not seen."""
+def _candidates(fact: Fact, found: Extracted, seen: Callable[[], _Seen]) -> Iterator[tuple[int, int]]:
+    """Spans of comparable values that match no form of ``fact`` and were not seen (``seen`` is
+    called only for such a value: scanning the evidence is most of a grade's time)."""
     forms = _typed_forms(fact)
     text = found.answer.text
     money = [f.value for f in forms if f.kind == "money"]
@@ -93,13 +94,13 @@ def _candidates(fact: Fact, found: Extracted, seen: _Seen) -> Iterator[tuple[int
             continue
         other_currency = any(m.amount == value.amount and m.currency and value.currency  # type: ignore[attr-defined]
                              for m in money)
-        if other_currency or value.amount not in seen.numbers:
+        if other_currency or value.amount not in seen().numbers:
             yield item.start, item.end
     dates = [f.value for f in forms if f.kind == "date"]
     for item in found.dates if dates else ():
         if any(d.matches(item.value) for d in dates):  # type: ignore[attr-defined]
             continue
-        if not any(item.value.matches(d) for d in seen.dates):  # type: ignore[attr-defined]
+        if not any(item.value.matches(d) for d in seen().dates):  # type: ignore[attr-defined]
             yield item.start, item.end
     quantities: dict[str, set[str]] = {}
     for form in forms:
@@ -110,7 +111,7 @@ def _candidates(fact: Fact, found: Extracted, seen: _Seen) -> Iterator[tuple[int
         for m in re.finditer(pattern, text):
             stated = m.group(1)
             if stated in numbers or re.search(rf"(?<![\w.,-]){re.escape(stated)} {re.escape(unit)}(?![a-z])",
-                                              seen.text):
+                                              seen().text):
                 continue
             yield m.start(), m.end()
     shapes = {s for f in forms if f.kind == "id" and (s := _id_shape(f.raw)) is not None}
@@ -118,7 +119,7 @@ def _candidates(fact: Fact, found: Extracted, seen: _Seen) -> Iterator[tuple[int
         known = {compact(f.raw) for f in forms}
         for item in found.ids:
             token = str(item.value)
-            if _id_shape(token) in shapes and compact(token) not in known and compact(token) not in seen.ids:
+            if _id_shape(token) in shapes and compact(token) not in known and compact(token) not in seen().ids:
                 yield item.start, item.end
 
 
@@ -137,7 +138,7 @@ def find_contradictions(facts: Sequence[Fact], unstated: Sequence[Fact], found: 
     docstring); ``facts`` are all the task's facts (their values never count as contradictions)."""
     if not unstated:
         return []
-    seen = _seen(evidence)
+    seen = cache(lambda: _seen(evidence))
     answer = found.answer
     out = []
     for fact in unstated:
