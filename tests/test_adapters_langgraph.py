@@ -104,6 +104,32 @@ async def test_a_crashing_graph_is_the_systems_failure(task: GoldenTask) -> None
     assert "node crashed" in (trace.hops[-1].error or "") and trace.infra_error is None
 
 
+def crashing_after_a_lookup() -> Any:
+    def lookup(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [{"role": "assistant", "content": "found invoice 4471"}]}
+
+    def boom(state: MessagesState) -> dict[str, Any]:
+        raise RuntimeError("drafting crashed")
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("lookup", lookup)
+    builder.add_node("draft", boom)
+    builder.add_edge(START, "lookup")
+    builder.add_edge("lookup", "draft")
+    builder.add_edge("draft", END)
+    return builder.compile()
+
+
+async def test_the_hops_before_a_crash_stay_in_the_trace(task: GoldenTask) -> None:
+    # A node that raises ends the run as the system's failure; the nodes that ran before it are
+    # still hops of the run, so the card sees where the run got to (they were dropped).
+    trace = await run_task(task, lg_system(f"{__name__}:crashing_after_a_lookup", hop_kinds={"lookup": "retrieve"}),
+                           "v", clients=Pool())
+    assert [(h.kind, h.name) for h in trace.hops] == [("retrieve", "lookup"), ("generate", "langgraph")]
+    assert trace.hops[0].error is None and "drafting crashed" in (trace.hops[1].error or "")
+    assert trace.answer == "" and trace.infra_error is None
+
+
 async def test_langgraph_config_errors(task: GoldenTask) -> None:
     with pytest.raises(ConfigError, match="expected one of route"):
         await run_task(task, lg_system(f"{__name__}:echo_graph", hop_kinds={"lookup": "search"}), "v", clients=Pool())

@@ -93,6 +93,10 @@ class AdapterSession:
         self.ctx = ctx
         self.seed = call_seed(ctx.seed, ctx.trial)
         self.tool_calls: list[ToolOutcome] = []
+        self.steps: list[Step] = []
+        """Steps an adapter records as the system runs (a stream of events): if the system then
+        raises, they stay in the trace before its failure. An adapter that only learns its steps
+        at the end returns them instead."""
         self.metered: list[tuple[float, Usage]] = []
         self.served_by: list[tuple[float, str, str]] = []  # (when, vendor, model) of each metered call
         self.model_base_url: str | None = None
@@ -243,9 +247,11 @@ async def run_adapter(ctx: RunContext, label: str, invoke: Invoke, *, gateway: b
             except ConfigError:
                 raise
             except (AdapterInfraError, InfraError) as exc:
+                steps = list(session.steps)  # what ran before the failure
                 failure = Hop(kind="generate", name=label, output={"text": ""}, latency_s=session.offset(),
                               error=str(exc), infra_error=True)
             except Exception as exc:  # the adapted system failed: its failure, recorded
+                steps = list(session.steps)
                 failure = Hop(kind="generate", name=label, output={"text": ""}, latency_s=session.offset(),
                               error=f"{type(exc).__name__}: {exc}")
     if failure is not None:

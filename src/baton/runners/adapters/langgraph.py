@@ -196,7 +196,7 @@ async def run_langgraph(ctx: RunContext) -> None:
     async def invoke(request: AdapterRequest, session: AdapterSession) -> tuple[str, list[Step]]:
         state_in: dict[str, Any] = {input_key: request.messages() if input_key == "messages" else request.request}
         config = {"configurable": {"baton": request, "thread_id": f"{request.task_id}#{request.trial}"}}
-        steps: list[Step] = []
+        steps = session.steps  # recorded as the graph streams: a node that raises keeps the ones before it
         final: dict[str, Any] = {}
         previous = time.perf_counter()
         async for mode, chunk in graph.astream(state_in, config, stream_mode=["updates", "values"]):
