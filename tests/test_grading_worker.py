@@ -97,6 +97,42 @@ async def test_a_failing_worker_is_a_clear_error(tmp_path: Path, grader, message
                          grade_worker=True, grader=grader)
 
 
+def fails_to_initialize(tasks, grader):
+    raise RuntimeError("no worker today")
+
+
+class RecordingProgress:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def start(self, tally) -> None:
+        self.calls.append("start")
+
+    def update(self, tally) -> None:
+        pass
+
+    def stop(self, tally) -> None:
+        self.calls.append("stop")
+
+
+async def test_a_worker_that_does_not_start_leaves_nothing_running(tmp_path: Path, monkeypatch) -> None:
+    # The run ends with one clear error; the progress display is stopped (a terminal's cursor is
+    # shown again) and the results writer has finished, not been left pending.
+    import asyncio
+
+    import baton.engine
+
+    monkeypatch.setattr(baton.engine, "_init_grading_worker", fails_to_initialize)
+    matrix = Matrix(tasks=load_tasks(FIXTURES)[:1], systems=[BUILTIN_SYSTEMS["naive"]], vendors=["sim-frontier"],
+                    trials=1, seed=1)
+    progress = RecordingProgress()
+    with pytest.raises(GradingWorkerError, match="the grading worker did not start"):
+        await run_matrix(matrix, profiles=builtin_profiles(), run_dir=tmp_path / "run", use_cache=False,
+                         grade_worker=True, progress=progress)
+    assert progress.calls == ["start", "stop"]
+    assert [t for t in asyncio.all_tasks() if t is not asyncio.current_task()] == []
+
+
 RUNS_WITH_A_WORKER = """
 import json, sys
 from pathlib import Path

@@ -438,10 +438,10 @@ class _Engine:
     async def run(self, clients: Any) -> None:
         self.progress.start(self.tally)
         writer = asyncio.create_task(self._write_loop())
-        if self._grade_worker:
-            self._grading = _ProcessGrading(on_done=self._graded, on_error=self._fail)
-            await self._grading.start(self.matrix.tasks, self.grader)
         try:
+            if self._grade_worker:  # a worker that fails to start still ends the writer and the display
+                self._grading = _ProcessGrading(on_done=self._graded, on_error=self._fail)
+                await self._grading.start(self.matrix.tasks, self.grader)
             await self._dispatch(clients, writer)
         finally:
             try:
