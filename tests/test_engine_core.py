@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -249,6 +250,19 @@ def test_sync_wrapper_returns_the_summary(tasks, tmp_path):
                               runner=FakeRunner(), grader=fake_grader, clients=object())
     assert summary.completed == len(tasks) and not summary.cancelled
     assert f"{len(tasks)}/{len(tasks)} runs" in summary.line()
+
+
+def test_a_pass_rate_is_shown_only_for_one_system_mode_and_vendor(tasks, tmp_path):
+    # A rate pooled over systems, vendors or isolated-hop runs is no system's success: counts only.
+    def line(name: str, **kw) -> str:
+        return run_matrix_sync(matrix(tasks, **kw), profiles=profiles(v1=4, v2=4), run_dir=tmp_path / name,
+                               concurrency=4, runner=FakeRunner(), grader=fake_grader, clients=object()).line()
+
+    one = line("one", trials=2, systems=("naive",))
+    assert re.search(r", \d+ passed \(\d+\.\d%\), \d+ failed", one), one
+    for name, kw in [("systems", {"systems": ("naive", "rag")}), ("vendors", {"vendors": ("v1", "v2"), "systems": ("naive",)})]:
+        pooled = line(name, trials=2, **kw)
+        assert "%" not in pooled and re.search(r", \d+ passed, \d+ failed", pooled), pooled
 
 
 async def test_a_crashing_runner_is_recorded_as_an_infra_error(tasks, tmp_path, caplog):

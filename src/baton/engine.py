@@ -99,6 +99,7 @@ class RunSummary:
     cached_calls: int
     wall_s: float
     cancelled: bool = False
+    cells: int = 1  # (system, mode, vendor) combinations: a pass rate only for one (see Tally)
 
     @property
     def finished(self) -> int:
@@ -111,7 +112,7 @@ class RunSummary:
     def line(self) -> str:
         """One-line summary for a terminal."""
         graded = self.passed + self.failed
-        rate = f" ({self.passed / graded:.1%})" if graded else ""
+        rate = f" ({self.passed / graded:.1%})" if graded and self.cells == 1 else ""
         parts = [f"{self.finished}/{self.total} runs",
                  f"{self.passed} passed{rate}", f"{self.failed} failed", f"{self.errors} infra errors",
                  f"${self.cost_usd:.4f}", f"{self.cached_calls}/{self.calls} calls cached",
@@ -127,7 +128,7 @@ class RunSummary:
         return cls(run_dir=run_dir, run_key=run_key, total=tally.total, resumed=tally.resumed,
                    completed=tally.done, passed=tally.passed, failed=tally.failed, errors=tally.errors,
                    cost_usd=tally.cost_usd, calls=tally.calls, cached_calls=tally.cached_calls,
-                   wall_s=time.monotonic() - tally.started, cancelled=cancelled)
+                   wall_s=time.monotonic() - tally.started, cancelled=cancelled, cells=tally.cells)
 
 
 def prepare_manifest(matrix: Matrix, profiles: Mapping[str, VendorProfile], *,
@@ -417,7 +418,8 @@ class _Engine:
         self.tally = Tally(total=len(matrix), resumed=scan.count, passed=scan.statuses["passed"],
                            failed=scan.statuses["failed"],
                            errors=sum(n for s, n in scan.statuses.items() if s not in ("passed", "failed")),
-                           cost_usd=scan.cost_usd, calls=scan.calls, cached_calls=scan.cached_calls)
+                           cost_usd=scan.cost_usd, calls=scan.calls, cached_calls=scan.cached_calls,
+                           cells=len(matrix.cells) * len(matrix.vendors))
         self._done_keys = store.finished_keys()
         self._active = dict.fromkeys(matrix.vendors, 0)
         self._running: set[asyncio.Task[None]] = set()

@@ -20,7 +20,9 @@ __all__ = ["NullProgress", "ProgressReporter", "RichProgress", "Tally", "default
 
 @dataclass(slots=True)
 class Tally:
-    """Running totals of a matrix run. ``resumed`` counts results stored by an earlier session."""
+    """Running totals of a matrix run. ``resumed`` counts results stored by an earlier session.
+    ``cells``: the (system, mode, vendor) combinations the runs span; a pass rate is shown only for
+    one, since a rate pooled over systems, vendors and isolated-hop runs measures nothing."""
 
     total: int = 0
     resumed: int = 0
@@ -31,6 +33,7 @@ class Tally:
     cost_usd: float = 0.0
     calls: int = 0
     cached_calls: int = 0
+    cells: int = 1
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -55,7 +58,7 @@ class Tally:
 
     def stats(self) -> str:
         graded = self.passed + self.failed
-        rate = f" ({self.passed / graded:.0%})" if graded else ""
+        rate = f" ({self.passed / graded:.0%})" if graded and self.cells == 1 else ""
         return (f"passed {self.passed}{rate} · failed {self.failed} · infra errors {self.errors} · "
                 f"${self.cost_usd:.4f}")
 

@@ -173,7 +173,8 @@ def run_matrix_ray(matrix: Matrix, *, profiles: Mapping[str, VendorProfile], run
     tally = Tally(total=len(matrix), resumed=scan.count, passed=scan.statuses["passed"],
                   failed=scan.statuses["failed"],
                   errors=sum(n for s, n in scan.statuses.items() if s not in ("passed", "failed")),
-                  cost_usd=scan.cost_usd, calls=scan.calls, cached_calls=scan.cached_calls)
+                  cost_usd=scan.cost_usd, calls=scan.calls, cached_calls=scan.cached_calls,
+                  cells=len(matrix.cells) * len(matrix.vendors))
     done = store.finished_keys()
     budget_hit = False
     cancelled = False
