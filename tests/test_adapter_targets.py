@@ -5,8 +5,9 @@ never an infrastructure error with exit 0."""
 
 from __future__ import annotations
 
-import shutil
+import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -158,3 +159,37 @@ async def test_a_configuration_error_inside_a_task_group_stops_the_engine(projec
         await run_matrix(matrix, profiles=builtin_profiles(), run_dir=tmp_path / "run", clients=object(),
                          concurrency=1)
     assert not (tmp_path / "run" / "results.jsonl").read_bytes()
+
+
+def two_versions(project: Path, body: str) -> None:
+    """agents_versions/v1 and v2: an agent.py (``body``) next to its own prompts.py."""
+    for version in ("v1", "v2"):
+        folder = project / "agents_versions" / version
+        folder.mkdir(parents=True)
+        (folder / "prompts.py").write_text(f"GREETING = 'answer from {version}'\n")
+        (folder / "agent.py").write_text(body)
+    (project / "runners" / "systems.toml").write_text(SYSTEMS + "".join(
+        f'\n[agent_{v}]\narchitecture = "callable"\nparams = {{target = "agents_versions/{v}/agent.py:answer", '
+        f'mcp = false}}\n' for v in ("v1", "v2")))
+
+
+def test_two_versions_of_an_agent_each_import_their_own_neighbours(project: Path):
+    # Comparing v1 and v2 of one agent: each agent.py imports its own prompts.py. Python keeps one
+    # module per name, so v2 used to get v1's prompts silently and both systems ran v1's code.
+    two_versions(project, "from prompts import GREETING\nimport prompts as own\n\n"
+                          "def answer(request):\n    return GREETING + ' / ' + own.GREETING\n")
+    done = baton(project, "run", "--systems", "agent_v1,agent_v2", "--out", str(project / "run"), "--no-cache")
+    assert done.returncode == 0, done.stderr
+    answers = {(r["key"]["system"], r["trace"]["answer"]) for r in
+               map(json.loads, (project / "run" / "results.jsonl").read_text().splitlines())}
+    assert answers == {("agent_v1", "answer from v1 / answer from v1"),
+                       ("agent_v2", "answer from v2 / answer from v2")}, answers
+
+
+def test_a_shared_neighbour_imported_inside_a_function_is_a_clear_error(project: Path):
+    # An import at call time cannot tell v1's prompts from v2's: one error line, not another version's code.
+    two_versions(project, "def answer(request):\n    import prompts\n    return prompts.GREETING\n")
+    done = baton(project, "run", "--systems", "agent_v1,agent_v2", "--out", str(project / "run"), "--no-cache")
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert "module 'prompts' is a neighbour of more than one adapter target" in done.stderr
+    assert str(project / "agents_versions" / "v1") in done.stderr and str(project / "agents_versions" / "v2") in done.stderr

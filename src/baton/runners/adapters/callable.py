@@ -7,7 +7,8 @@ worker thread, so it may block (and call the run's MCP endpoint) freely.
 Targets resolve against the project that declared the system (the folder of the pyproject.toml
 holding ``[tool.baton.systems]`` or ``runners/systems.toml``), never the working directory: a
 relative file is taken from there, the project folder is importable for ``module:function``, and
-a file target's own folder is importable (so it can import its neighbours). A mistake — a
+a file target's own folder is importable (so it can import its neighbours; two target folders with
+same-named neighbours each import their own, see :func:`_own_neighbours`). A mistake — a
 missing file or module, an attribute typo, a module that fails to import — is one
 :class:`ConfigError` naming the file, the key and what was expected.
 """
@@ -15,12 +16,13 @@ missing file or module, an attribute typo, a module that fails to import — is 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import importlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -82,18 +84,93 @@ def _importable(folder: Path) -> None:
         sys.path.insert(0, entry)
 
 
+_TARGET_FOLDERS: dict[Path, set[str]] = {}
+"""Folders of the file targets loaded in this process, each with its neighbour modules' names."""
+
+
+class AmbiguousNeighbour(ModuleType):
+    """Stands in ``sys.modules`` for a neighbour module name that several target folders have
+    (``v1/prompts.py``, ``v2/prompts.py``). Each target got its own while its file executed; an
+    import of the name after that (inside a function) cannot tell which is meant, so using it is a
+    :class:`ConfigError` rather than silently another version's code."""
+
+    def __init__(self, name: str, folders: list[Path]) -> None:
+        super().__init__(name)
+        self.folders = folders
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        raise ConfigError(
+            f"module {self.__name__!r} is a neighbour of more than one adapter target "
+            f"({', '.join(str(f) for f in self.folders)}): a target gets its own when it imports it at the top "
+            f"of its file, but an import inside a function cannot tell which is meant; import it at the top, "
+            f"or make each folder a package")
+
+
+def _neighbours(folder: Path) -> set[str]:
+    names = set()
+    for entry in folder.iterdir():
+        if entry.suffix == ".py" and entry.stem.isidentifier():
+            names.add(entry.stem)
+        elif entry.is_dir() and entry.name.isidentifier() and (entry / "__init__.py").is_file():
+            names.add(entry.name)
+    return names
+
+
+def _home(module: ModuleType) -> Path | None:
+    """The folder a top-level module was imported from (a package's parent folder)."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return None
+    path = Path(file).resolve()
+    return path.parent.parent if path.name == "__init__.py" else path.parent
+
+
+@contextlib.contextmanager
+def _own_neighbours(path: Path) -> Iterator[None]:
+    """While the target file ``path`` executes, the names of its folder's modules import its own
+    files, even where another target folder's same-named modules are loaded already; afterwards a
+    name that several target folders have stands as an :class:`AmbiguousNeighbour`."""
+    folder = path.parent
+    names = _neighbours(folder) - {path.stem}
+    for name in names:
+        module = sys.modules.get(name)
+        if isinstance(module, AmbiguousNeighbour) or (
+                module is not None and _home(module) in _TARGET_FOLDERS and _home(module) != folder):
+            for key in [k for k in sys.modules if k == name or k.startswith(name + ".")]:
+                del sys.modules[key]  # the other target keeps the module it imported
+    _TARGET_FOLDERS[folder] = names
+    entry = str(folder)
+    if entry in sys.path:
+        sys.path.remove(entry)
+    sys.path.insert(0, entry)  # this folder first while its target executes
+    try:
+        yield
+    finally:
+        for name in names:
+            folders = [f for f, known in _TARGET_FOLDERS.items() if name in known]
+            module = sys.modules.get(name)
+            ours = module is None or isinstance(module, AmbiguousNeighbour) or _home(module) in _TARGET_FOLDERS
+            if len(folders) > 1 and ours:  # never over a module from elsewhere (the standard library's json)
+                sys.modules[name] = AmbiguousNeighbour(name, folders)
+
+
 def _exec_file(path: Path, where: str) -> ModuleType:
     name = "baton_target_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
     if name in sys.modules:
         return sys.modules[name]
-    _importable(path.parent)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise ConfigError(f"{where}: cannot load {path} as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        with _own_neighbours(path):
+            spec.loader.exec_module(module)
+    except ConfigError as exc:  # an ambiguous neighbour used while the module loads
+        del sys.modules[name]
+        raise ConfigError(f"{where}: importing {path} failed: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - the user's module failed: one line, not a traceback
         del sys.modules[name]
         raise ConfigError(f"{where}: importing {path} failed: {type(exc).__name__}: {exc}") from None
