@@ -210,3 +210,35 @@ def test_the_verifier_approves_exactly_what_meets_the_gold() -> None:
     assert verdict(facts, calls.replace(TASK.gold.tool_calls[-1].arguments["ref"], "ZZ-1")) == "fail"
     assert verdict("Done.", calls, SimKnobs(verify_miss=1.0)) == "pass"
     assert verdict(facts, calls, SimKnobs(verify_false_alarm=1.0)) == "fail"
+
+
+def _namespaced(body: dict[str, Any], prefix: str) -> dict[str, Any]:
+    """``body`` as a system that namespaces its tools sends it (CrewAI's MCP tools are
+    ``<server>_<tool>``, other stacks ``mcp__<server>__<tool>``): every offered tool and every call
+    in the history carries ``prefix``."""
+    body = json.loads(json.dumps(body))
+    for tool in body.get("tools", []):
+        tool["function"]["name"] = prefix + tool["function"]["name"]
+    for message in body["messages"]:
+        for call in message.get("tool_calls") or []:
+            call["function"]["name"] = prefix + call["function"]["name"]
+    return body
+
+
+@pytest.mark.parametrize("prefix", ["desk_", "mcp__desk__", "desk-"])
+def test_namespaced_tool_names_are_the_tasks_tools(prefix: str) -> None:
+    # A real model calls `desk_fetch_x` as readily as `fetch_x`; the simulator must too, or a
+    # system that namespaces its tools scores lower for its naming alone.
+    first = {"messages": [{"role": "user", "content": TASK.request}], "tools": [s.openai_schema() for s in TASK.tools]}
+    for body in (first, _settle_body()):
+        plain = _ask(body)["tool_calls"][0]["function"]
+        named = _ask(_namespaced(body, prefix))["tool_calls"][0]["function"]
+        assert named["name"] == prefix + plain["name"] and named["arguments"] == plain["arguments"]
+    assert _ask(_settle_body())["tool_calls"][0]["function"]["name"] == TASK.gold.tool_calls[-1].name
+
+
+def test_a_namespaced_name_that_could_be_two_tools_is_not_guessed() -> None:
+    body = {"messages": [{"role": "user", "content": TASK.request}], "tools": [s.openai_schema() for s in TASK.tools]}
+    doubled = _namespaced(body, "a_")
+    doubled["tools"] += _namespaced(body, "b_")["tools"]  # a_fetch_x and b_fetch_x: which is the task's?
+    assert not _ask(doubled).get("tool_calls")  # as if the task's tools were not offered

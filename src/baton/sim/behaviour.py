@@ -120,13 +120,20 @@ def _behave(request: dict[str, Any], messages: list[dict[str, Any]], task: Golde
             ) -> tuple[str | None, list[dict[str, Any]]]:
     tools = _offered(request.get("tools"))
     forced = _forced_tool(request.get("tool_choice"), tools)
+    aliases = namespaced_tools(task, tools)
+    if aliases:  # the behaviour sees the task's own names; the system gets its names back
+        tools = {aliases.get(name, name): schema for name, schema in tools.items()}
+        messages = _renamed_calls(messages, aliases)
+        forced = aliases.get(forced, forced) if forced is not None else None
+    offered_as = {task_name: name for name, task_name in aliases.items()}
     if forced is not None:
         decision = behaviour.decide(task, Ask(messages, {}, tools[forced]), knobs, rng)
-        return None, [_tool_call(forced, _cut(decision.content or "{}", malformed, rng), rng)]
+        return None, [_tool_call(offered_as.get(forced, forced), _cut(decision.content or "{}", malformed, rng),
+                                 rng)]
     offered = tools if request.get("tool_choice") != "none" else {}
     schema = None if offered else _response_schema(request.get("response_format"), messages)
     decision = behaviour.decide(task, Ask(messages, offered, schema), knobs, rng)
-    calls = [_tool_call(name, _cut(json.dumps(arguments), malformed, rng), rng)
+    calls = [_tool_call(offered_as.get(name, name), _cut(json.dumps(arguments), malformed, rng), rng)
              for name, arguments in decision.tool_calls]
     content = decision.content
     if schema is not None and content is not None:
@@ -151,6 +158,44 @@ def _offered(tools: Any) -> dict[str, dict[str, Any]]:
             raise BadRequest(f"tools[{i}].function.parameters: expected a JSON schema object")
         offered[fn["name"]] = params
     return offered
+
+
+_SEPARATORS = frozenset("_-.:/")
+
+
+def namespaced_tools(task: GoldenTask, offered: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Offered tool names that are one of the task's tools under a namespace -> that tool's name.
+
+    Systems namespace the tools they offer a model (CrewAI's MCP tools are ``<server>_<tool>``,
+    other stacks ``mcp__<server>__<tool>``); a real model calls ``desk_fetch_x`` as readily as
+    ``fetch_x``. An offered name is the task's tool whose name it ends with after a separator
+    (``_ - . : /``), the longest such; never when the task's tool is offered under its own name
+    too, or when two offered names end with the same tool (which one would be a guess)."""
+    names = {spec.name for spec in task.tools}
+    found: dict[str, str] = {}
+    for name in offered:
+        if name in names:
+            continue
+        ends = [t for t in names if len(name) > len(t) and name.endswith(t) and name[-len(t) - 1] in _SEPARATORS]
+        if ends:
+            found[name] = max(ends, key=len)
+    targets = list(found.values())
+    return {name: tool for name, tool in found.items() if tool not in offered and targets.count(tool) == 1}
+
+
+def _renamed_calls(messages: list[dict[str, Any]], aliases: dict[str, str]) -> list[dict[str, Any]]:
+    """``messages`` with the tool calls in its history renamed by ``aliases`` (copies; the request is untouched)."""
+    out = []
+    for message in messages:
+        calls = message.get("tool_calls") if isinstance(message, dict) else None
+        if calls:
+            message = {**message, "tool_calls": [
+                {**call, "function": {**call["function"], "name": aliases.get(call["function"].get("name"),
+                                                                               call["function"].get("name"))}}
+                if isinstance(call, dict) and isinstance(call.get("function"), dict) else call
+                for call in calls]}
+        out.append(message)
+    return out
 
 
 def _forced_tool(choice: Any, tools: dict[str, dict[str, Any]]) -> str | None:
