@@ -104,6 +104,32 @@ def test_failure_attribution_cost_and_latency(f) -> None:
     assert card.configs[1].cost_per_success == pytest.approx(0.002)
 
 
+def test_cost_per_hop_kind_adds_up_to_the_cost_per_task(f) -> None:
+    ma = build_card(small_run(f)).configs[0]
+    # four system runs at $0.01 each, spread evenly over six hops (two of them tool hops); the
+    # isolated runs' $0.50 are not the system's cost
+    costs = {hc.name: hc for hc in ma.hop_cost}
+    assert list(costs) == ["route", "retrieve", "generate", "tool", "verify"]
+    assert costs["tool"].per_task == pytest.approx(0.01 * 2 / 6) and costs["tool"].share == pytest.approx(2 / 6)
+    assert costs["route"].per_task == pytest.approx(0.01 / 6)
+    assert sum(hc.per_task for hc in ma.hop_cost) == pytest.approx(ma.cost_per_task)
+    row = ma.as_row()
+    assert row["tool_cost_per_task_usd"] == pytest.approx(0.01 / 3) and "unattributed_cost_per_task_usd" not in row
+
+
+def test_usage_no_hop_carries_is_shown_as_unattributed(f) -> None:
+    """A system behind the model gateway whose hops report no usage: its cost is the run's, not a hop's."""
+    run = f.make_result("t/a", "rag", "acme", cost=0.03)
+    run.trace.hops[0].usage.cost_usd = 0.0   # retrieve: free
+    run.trace.hops[1].usage.cost_usd = 0.01  # the answer carries a third of what was metered
+    (card,) = build_card([run]).configs
+    assert [(hc.name, round(hc.per_task, 6), round(hc.share, 6)) for hc in card.hop_cost] == [
+        ("retrieve", 0.0, 0.0), ("generate", 0.01, round(1 / 3, 6)), ("unattributed", 0.02, round(2 / 3, 6))]
+    free = f.make_result("t/a", "naive", "local", cost=0.0)
+    (card,) = build_card([free]).configs
+    assert [(hc.name, hc.per_task, hc.share) for hc in card.hop_cost] == [("generate", 0.0, None)]
+
+
 def test_task_matrix_links_failed_and_errored_runs_to_their_traces(f) -> None:
     card = build_card(small_run(f))
     assert [row.task_id for row in card.tasks] == ["t/a", "t/b"]

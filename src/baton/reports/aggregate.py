@@ -16,7 +16,9 @@ Definitions (they are also printed in every report, see :data:`DEFINITIONS`):
 * **Failure attribution**: among failed runs (not infrastructure errors), the share whose first
   divergent hop (the first hop that departed from gold) is each hop kind.
 * **Cost per task**: total cost of the system runs / their number (infrastructure errors
-  included: they are paid for); **per successful task**: total cost / passed runs.
+  included: they are paid for); **per successful task**: total cost / passed runs; **per hop
+  kind**: that kind's hops' cost over the same runs / their number, with what no hop carries
+  shown as ``unattributed``, so the rows add up to the cost per task.
 * **Latency**: p50/p95 over counted system runs, end to end and per hop kind.
 """
 
@@ -51,7 +53,8 @@ DEFINITIONS: dict[str, str] = {
     "attribution": "Failure attribution: share of failed runs (infrastructure errors excluded) whose "
                    "first divergent hop is each hop kind.",
     "cost": "Cost per task: total cost of system runs / runs; per successful task: total cost / "
-            "passed runs.",
+            "passed runs; per hop kind: that kind's cost over the same runs / runs, and what no hop "
+            "carries as 'unattributed' (the rows add up to the cost per task).",
     "latency": "Latency: p50/p95 of counted system runs, end to end and summed per hop kind per run.",
 }
 
@@ -86,6 +89,18 @@ class Latency:
 
 
 @dataclass(frozen=True, slots=True)
+class HopCost:
+    """What one hop kind costs per system run, and its share of the configuration's cost.
+
+    ``unattributed`` is metered usage that no hop of the trace carries (a system behind the model
+    gateway whose hops report no usage, for one): shown, so the rows add up to the cost per task."""
+
+    name: str
+    per_task: float
+    share: float | None  # None when the configuration cost nothing
+
+
+@dataclass(frozen=True, slots=True)
 class ConfigCard:
     """The card of one configuration (one vendor x one system)."""
 
@@ -113,6 +128,7 @@ class ConfigCard:
     cost_per_success: float | None
     latency: Latency | None
     hop_latency: list[Latency]
+    hop_cost: list[HopCost]
     isolated_runs: int
     unjudged_runs: int = 0  # counted runs with free-text assertions no LLM judge graded
 
@@ -171,6 +187,8 @@ class ConfigCard:
         for lat in self.hop_latency:
             row[f"{lat.name}_latency_p50_s"] = lat.p50
             row[f"{lat.name}_latency_p95_s"] = lat.p95
+        for cost in self.hop_cost:
+            row[f"{cost.name}_cost_per_task_usd"] = cost.per_task
         return row
 
 
@@ -260,6 +278,7 @@ def _config_card(system: str, vendor: str, group: pd.DataFrame, hops: pd.DataFra
         cost_per_success=cost_total / successes if successes else None,
         latency=_latency("end to end", counted["latency_s"]),
         hop_latency=_hop_latency(hops, counted["run_id"]),
+        hop_cost=_hop_cost(hops, sysrun),
         isolated_runs=len(isolated),
         unjudged_runs=int((counted["unjudged"] > 0).sum()) if "unjudged" in counted.columns else 0)
 
@@ -333,6 +352,23 @@ def _hop_latency(hops: pd.DataFrame, run_ids: pd.Series) -> list[Latency]:
         if lat is not None:
             result.append(lat)
     return sorted(result, key=lambda lat: HOP_ORDER.index(lat.name) if lat.name in HOP_ORDER else 99)
+
+
+def _hop_cost(hops: pd.DataFrame, sysrun: pd.DataFrame) -> list[HopCost]:
+    """Cost per system run of each hop kind, over the same runs as the cost per task (infrastructure
+    errors included: they are paid for), and what no hop carries; the rows sum to the cost per task."""
+    if sysrun.empty:
+        return []
+    runs = len(sysrun)
+    total = float(sysrun["cost_usd"].sum())
+    mine = hops[hops["run_id"].isin(set(sysrun["run_id"]))] if not hops.empty else hops
+    by_kind = [(str(kind), float(cost)) for kind, cost in mine.groupby("kind")["cost_usd"].sum().items()] \
+        if not mine.empty else []
+    by_kind.sort(key=lambda item: (HOP_ORDER.index(item[0]) if item[0] in HOP_ORDER else len(HOP_ORDER), item[0]))
+    rest = total - sum(cost for _, cost in by_kind)
+    if rest > max(1e-12, 1e-9 * total):  # more than float rounding
+        by_kind.append((UNATTRIBUTED, rest))
+    return [HopCost(name, cost / runs, cost / total if total > 0 else None) for name, cost in by_kind]
 
 
 def _task_rows(system_runs: pd.DataFrame) -> list[TaskRow]:
