@@ -130,6 +130,27 @@ def test_usage_no_hop_carries_is_shown_as_unattributed(f) -> None:
     assert [(hc.name, hc.per_task, hc.share) for hc in card.hop_cost] == [("generate", 0.0, None)]
 
 
+def test_fix_first_names_no_hop_when_fixing_none_would_help(f) -> None:
+    """act was right on one run and wrong on the other, and both failed: fixing act is ranked (gain 0)
+    but not recommended; the headline, card.csv/json and both renderers say so."""
+    from baton.reports.render import render_html, render_markdown
+
+    runs = [f.make_result("t/a", "multi_agent", "acme", status="failed", first_hop="generate",
+                          reliability={"route": True, "act": True, "draft": False}),
+            f.make_result("t/b", "multi_agent", "acme", status="failed", first_hop="tool",
+                          reliability={"route": True, "act": False, "draft": False})]
+    card = build_card(runs)
+    (config,) = card.configs
+    assert [(g.hop, g.gain) for g in config.reliability.fix_first] == [("act", 0.0)]
+    assert config.reliability.top_fix is None
+    assert config.as_row()["fix_first"] is None and config.as_row()["fix_first_gain"] is None
+    (row,) = [line for line in render_markdown(card).splitlines() if line.startswith("| multi") and " n=" in line]
+    assert "act +0.0" not in row and row.split(" | ")[4] == "—"
+    assert 'data-label="Fix first">—<' in render_html(card)
+    runs[0] = f.make_result("t/a", "multi_agent", "acme", reliability={"route": True, "act": True})
+    assert build_card(runs).configs[0].reliability.top_fix.hop == "act"  # right -> passed: worth fixing
+
+
 def test_task_matrix_links_failed_and_errored_runs_to_their_traces(f) -> None:
     card = build_card(small_run(f))
     assert [row.task_id for row in card.tasks] == ["t/a", "t/b"]

@@ -73,7 +73,8 @@ RELIABILITY_DEFINITIONS: dict[str, str] = {
                  "the run passed in the end.",
     "fix_first": "Fix this first: success expected if the hop were always right (runs where it is not "
                  "applicable keep their outcome; the others succeed at the rate of runs where it was "
-                 "right) minus measured success. An estimate from measured runs: a ranking, not a promise.",
+                 "right) minus measured success. An estimate from measured runs: a ranking, not a promise. The "
+                 "card's headline names a hop only when its expected gain is above zero.",
     "fix_first_simulated": "Fix this first, simulated (only where the vendor is Baton's simulated one and "
                            "`baton whatif fix-first` was run): the configuration rerun in process with the "
                            "hop's mistake rates set to zero, minus the same reruns at the profile's rates. "
@@ -154,6 +155,14 @@ class Reliability:
     fix_first: list[FixGain] = field(default_factory=list)
     branches: list[Branch] = field(default_factory=list)
     simulated_fix_first: SimulatedFixFirst | None = None  # baton whatif fix-first, where run
+
+    @property
+    def top_fix(self) -> FixGain | None:
+        """The hop to fix first: the best gain, only if fixing it is expected to help at all (a
+        hop that was right only on runs that failed anyway is ranked, not recommended)."""
+        if self.fix_first and self.fix_first[0].gain > 1e-12:
+            return self.fix_first[0]
+        return None
 
     def as_json(self) -> dict[str, Any]:
         return {
