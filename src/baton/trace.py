@@ -72,6 +72,8 @@ class Hop(BaseModel):
     infra_error: bool = Field(default=False, description="The error is the vendor's (after retries), "
                                                          "not the system's.")
     isolated: bool = False
+    truncated: bool = Field(default=False, description="The model stopped at its output-token limit "
+                            "(finish_reason 'length'): what it wrote is cut off.")
     purpose: str | None = Field(default=None, description="What the hop does in its system, as the "
                                 "system declares it: 'intent_route', 'model_select', 'retrieve', "
                                 "'draft', 'act', 'verify' or 'step'. None: inferred from kind/name.")

@@ -56,6 +56,10 @@ DEFINITIONS: dict[str, str] = {
             "passed runs; per hop kind: that kind's cost over the same runs / runs, and what no hop "
             "carries as 'unattributed' (the rows add up to the cost per task).",
     "latency": "Latency: p50/p95 of counted system runs, end to end and summed per hop kind per run.",
+    "truncated": "Cut at the token limit: counted system runs where a model reply stopped at its "
+                 "output-token limit (finish_reason 'length'; the profile's max_output_tokens or the "
+                 "system's max_tokens). They are graded as written: a fact the reply never reached is "
+                 "missing.",
 }
 
 
@@ -131,6 +135,7 @@ class ConfigCard:
     hop_cost: list[HopCost]
     isolated_runs: int
     unjudged_runs: int = 0  # counted runs with free-text assertions no LLM judge graded
+    truncated_runs: int = 0  # counted runs with a model reply cut at its output-token limit
 
     @property
     def predicted(self) -> float | None:
@@ -170,6 +175,7 @@ class ConfigCard:
             "latency_p50_s": self.latency.p50 if self.latency else None,
             "latency_p95_s": self.latency.p95 if self.latency else None,
             "isolated_runs": self.isolated_runs, "unjudged_runs": self.unjudged_runs,
+            "truncated_runs": self.truncated_runs,
         }
         for hop in self.reliability.hops:
             row[f"{hop.hop}_reliability_isolated"] = hop.isolated
@@ -280,7 +286,8 @@ def _config_card(system: str, vendor: str, group: pd.DataFrame, hops: pd.DataFra
         hop_latency=_hop_latency(hops, counted["run_id"]),
         hop_cost=_hop_cost(hops, sysrun),
         isolated_runs=len(isolated),
-        unjudged_runs=int((counted["unjudged"] > 0).sum()) if "unjudged" in counted.columns else 0)
+        unjudged_runs=int((counted["unjudged"] > 0).sum()) if "unjudged" in counted.columns else 0,
+        truncated_runs=int((counted["truncated"] > 0).sum()) if "truncated" in counted.columns else 0)
 
 
 def _pass_k(sysrun: pd.DataFrame) -> tuple[int, float | None]:

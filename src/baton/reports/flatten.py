@@ -119,6 +119,7 @@ def _run_row(result: RunResult) -> dict[str, Any]:
         "first_divergent_hop": grade.first_divergent_hop if result.status == "failed" else None,
         "failed_checks": "; ".join(c.name for c in grade.checks if not c.passed),
         "unjudged": len(grade.unjudged),
+        "truncated": sum(hop.truncated for hop in result.trace.hops),
         "cost_usd": result.usage.cost_usd, "input_tokens": result.usage.input_tokens,
         "output_tokens": result.usage.output_tokens, "calls": result.usage.calls,
         "cached_calls": result.usage.cached_calls, "latency_s": result.latency_s,
@@ -163,7 +164,8 @@ def viewer_trace(result: RunResult) -> dict[str, Any]:
         "cost_usd": result.usage.cost_usd,
         "hops": [{"kind": h.kind, "name": h.name, "vendor": h.vendor, "model": h.model,
                   "input": h.input, "output": h.output, "latency_s": h.latency_s, "error": h.error,
-                  "infra_error": h.infra_error, "isolated": h.isolated, "purpose": h.purpose}
+                  "infra_error": h.infra_error, "isolated": h.isolated, "truncated": h.truncated,
+                  "purpose": h.purpose}
                  for h in trace.hops],
         "final_state": trace.final_state,
     }

@@ -153,4 +153,5 @@ class RunContext:
         hop.vendor = response.vendor or hop.vendor
         hop.model = response.model or hop.model
         hop.error = response.error
+        hop.truncated = response.finish_reason == "length"
         return response, hop

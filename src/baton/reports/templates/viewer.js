@@ -82,6 +82,7 @@
       top.appendChild(el("span", "n", h.latency_s.toFixed(2) + " s"));
       if (h.vendor || h.model) { top.appendChild(el("span", "n", [h.vendor, h.model].filter(Boolean).join(" / "))); }
       if (h.isolated) { top.appendChild(el("span", "n", "isolated (gold inputs)")); }
+      if (h.truncated) { top.appendChild(el("span", "bad", "cut at the token limit")); }
       item.appendChild(top);
       if (h.error) { item.appendChild(el("p", "err", (h.infra_error ? "infrastructure error: " : "error: ") + h.error)); }
       block(item, "input", h.input, false);
