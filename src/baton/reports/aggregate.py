@@ -348,17 +348,27 @@ def _latency(name: str, values: pd.Series) -> Latency | None:
     return Latency(name, float(values.quantile(0.5)), float(values.quantile(0.95)), len(values))
 
 
+def _kind_order(kind: str) -> tuple[int, str]:
+    """Sort key of a hop kind: the pipeline's order, then other kinds by name."""
+    return (HOP_ORDER.index(kind) if kind in HOP_ORDER else len(HOP_ORDER), kind)
+
+
+def _hops_of(hops: pd.DataFrame, run_ids: pd.Series) -> pd.DataFrame:
+    """The hop rows of these runs."""
+    return hops[hops["run_id"].isin(set(run_ids))] if not hops.empty else hops
+
+
 def _hop_latency(hops: pd.DataFrame, run_ids: pd.Series) -> list[Latency]:
-    if hops.empty:
+    mine = _hops_of(hops, run_ids)
+    if mine.empty:
         return []
-    mine = hops[hops["run_id"].isin(set(run_ids))]
     per_run = mine.groupby(["kind", "run_id"])["latency_s"].sum().reset_index()
     result = []
     for kind, group in per_run.groupby("kind"):
         lat = _latency(str(kind), group["latency_s"])
         if lat is not None:
             result.append(lat)
-    return sorted(result, key=lambda lat: HOP_ORDER.index(lat.name) if lat.name in HOP_ORDER else 99)
+    return sorted(result, key=lambda lat: _kind_order(lat.name))
 
 
 def _hop_cost(hops: pd.DataFrame, sysrun: pd.DataFrame) -> list[HopCost]:
@@ -368,10 +378,10 @@ def _hop_cost(hops: pd.DataFrame, sysrun: pd.DataFrame) -> list[HopCost]:
         return []
     runs = len(sysrun)
     total = float(sysrun["cost_usd"].sum())
-    mine = hops[hops["run_id"].isin(set(sysrun["run_id"]))] if not hops.empty else hops
+    mine = _hops_of(hops, sysrun["run_id"])
     by_kind = [(str(kind), float(cost)) for kind, cost in mine.groupby("kind")["cost_usd"].sum().items()] \
         if not mine.empty else []
-    by_kind.sort(key=lambda item: (HOP_ORDER.index(item[0]) if item[0] in HOP_ORDER else len(HOP_ORDER), item[0]))
+    by_kind.sort(key=lambda item: _kind_order(item[0]))
     rest = total - sum(cost for _, cost in by_kind)
     if rest > max(1e-12, 1e-9 * total):  # more than float rounding
         by_kind.append((UNATTRIBUTED, rest))
